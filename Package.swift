@@ -1,0 +1,122 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Settings every Keep target shares: Swift 6 mode, the upcoming features our style asks for, warnings as errors.
+let keepSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "keep",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "keep", targets: ["keep"]),
+        .library(name: "KeepIMAP", targets: ["KeepIMAP"]),
+        .library(name: "KeepMIME", targets: ["KeepMIME"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Pure protocol and message libraries: no sockets, no store.
+        .target(
+            name: "KeepIMAP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: keepSettings
+        ),
+        .target(name: "KeepMIME", swiftSettings: keepSettings),
+        // Policy: limits, accounting, event folding.
+        .target(
+            name: "KeepGuard",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: keepSettings
+        ),
+        // Mailbox databases on SQLite.
+        .target(
+            name: "KeepStore",
+            dependencies: [
+                "KeepMIME",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: keepSettings
+        ),
+        // Protocol sessions, each its own module.
+        .target(
+            name: "KeepIMAPServer",
+            dependencies: [
+                "KeepIMAP", "KeepMIME", "KeepStore", "KeepGuard",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: keepSettings
+        ),
+        .target(
+            name: "KeepLMTPServer",
+            dependencies: [
+                "KeepStore", "KeepGuard",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: keepSettings
+        ),
+        // The shell: config, listeners, TLS, lifecycle, local admin endpoint.
+        .target(
+            name: "KeepServer",
+            dependencies: [
+                "KeepIMAPServer", "KeepLMTPServer", "KeepStore", "KeepGuard",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: keepSettings
+        ),
+        .executableTarget(
+            name: "keep",
+            dependencies: [
+                "KeepServer", "KeepStore", "KeepGuard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: keepSettings
+        ),
+        .testTarget(name: "KeepIMAPTests", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
+        .testTarget(name: "KeepMIMETests", dependencies: ["KeepMIME"], swiftSettings: keepSettings),
+        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore"], swiftSettings: keepSettings),
+        .testTarget(
+            name: "KeepServerTests",
+            dependencies: [
+                "KeepServer", "KeepStore", "KeepIMAP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: keepSettings
+        ),
+    ]
+)

@@ -1,0 +1,176 @@
+/// Every bound Keep puts on what a client can make it spend. One value, loaded from `keep.toml`'s `[imap]` and
+/// `[lmtp]` sections; each field is a named setting (see `Limits.settings`) with a documented default and range.
+public struct Limits: Sendable, Hashable {
+    // IMAP: commands
+    public var imapMaxPendingCommands = 100
+    public var imapMaxLineLength = 64 * 1024
+    public var imapMaxLiteralSizeUnauthenticated = 8 * 1024
+    public var imapAppendLimit = 50 * 1024 * 1024
+    public var imapMaxLiteralsPerCommand = 32
+    public var imapMaxCommandSizeUnauthenticated = 32 * 1024
+    public var imapMaxNestingDepth = 32
+    public var imapMaxSequenceRanges = 10_000
+    public var imapMaxArguments = 1_000
+    public var imapMaxBadCommandsUnauthenticated = 10
+    public var imapMaxBadCommands = 20
+    public var imapMaxCommandsBeforeLogin = 50
+    // IMAP: time
+    public var imapUnauthenticatedIdleTimeout = 60
+    public var imapAuthenticatedIdleTimeout = 30 * 60
+    public var imapIdleTimeout = 30 * 60
+    public var tlsHandshakeTimeout = 10
+    // IMAP: connections and output
+    public var imapMaxConnections = 10_000
+    public var imapMaxUnauthenticatedConnections = 1_000
+    public var imapMaxUnauthenticatedConnectionsPerIP = 100
+    public var imapMaxConnectionsPerUser = 16
+    public var imapMaxOutputBuffer = 4 * 1024 * 1024
+    // Authentication failures
+    public var authFailureDelayInitialMs = 1_000
+    public var authFailureDelayMaxMs = 15_000
+    // Mailbox names
+    public var maxMailboxNameLength = 255
+    public var maxMailboxDepth = 32
+    public var maxMailboxesPerUser = 10_000
+    // LMTP
+    public var lmtpMaxPendingCommands = 100
+    public var lmtpMaxMessageSize = 50 * 1024 * 1024
+    public var lmtpMaxRecipients = 100
+    public var lmtpMaxLineLength = 4_096
+    public var lmtpIdleTimeout = 300
+    public var lmtpMaxConnections = 1_000
+    public var lmtpMaxNewNamedPropsPerMessage = 64
+
+    public init() {}
+
+    /// A validated integer setting: its TOML path, default, range and what it bounds.
+    public struct Setting: @unchecked Sendable {  // key paths are immutable values
+        public let key: String
+        public let keyPath: WritableKeyPath<Limits, Int>
+        public let range: ClosedRange<Int>
+        public let unit: String
+        public let doc: String
+        public var defaultValue: Int { Limits()[keyPath: keyPath] }
+    }
+
+    /// Every limit, in documentation order. `keep config check` prints these; the README lists them.
+    public static let settings: [Setting] = [
+        Setting(key: "imap.max_pending_commands", keyPath: \.imapMaxPendingCommands, range: 1...100_000, unit: "commands",
+                doc: "Commands received but not yet answered on one connection; one more and the connection is reset (TCP RST)."),
+        Setting(key: "imap.max_line_length", keyPath: \.imapMaxLineLength, range: 1_024...(16 << 20), unit: "bytes",
+                doc: "Longest command line (literals not counted); longer lines get BAD (BYE when framing is lost)."),
+        Setting(key: "imap.max_literal_size_unauthenticated", keyPath: \.imapMaxLiteralSizeUnauthenticated, range: 64...(1 << 20), unit: "bytes",
+                doc: "Largest literal before login (enough for LOGIN/AUTHENTICATE)."),
+        Setting(key: "imap.append_limit", keyPath: \.imapAppendLimit, range: 1_024...(2 << 30), unit: "bytes",
+                doc: "Largest message APPEND accepts (advertised as APPENDLIMIT); larger gets NO [TOOBIG] before any continuation."),
+        Setting(key: "imap.max_literals_per_command", keyPath: \.imapMaxLiteralsPerCommand, range: 1...10_000, unit: "literals",
+                doc: "Most literals in one command (MULTIAPPEND included)."),
+        Setting(key: "imap.max_command_size_unauthenticated", keyPath: \.imapMaxCommandSizeUnauthenticated, range: 1_024...(16 << 20), unit: "bytes",
+                doc: "Most bytes one command may hold before login (lines and literals)."),
+        Setting(key: "imap.max_nesting_depth", keyPath: \.imapMaxNestingDepth, range: 2...1_000, unit: "levels",
+                doc: "Deepest parenthesis nesting in one command."),
+        Setting(key: "imap.max_sequence_ranges", keyPath: \.imapMaxSequenceRanges, range: 1...1_000_000, unit: "ranges",
+                doc: "Most ranges in one sequence set."),
+        Setting(key: "imap.max_arguments", keyPath: \.imapMaxArguments, range: 1...1_000_000, unit: "arguments",
+                doc: "Most items in one list (fetch items, flags, search keys, ...)."),
+        Setting(key: "imap.max_bad_commands_unauthenticated", keyPath: \.imapMaxBadCommandsUnauthenticated, range: 1...10_000, unit: "commands",
+                doc: "Invalid commands tolerated before login, then BYE."),
+        Setting(key: "imap.max_bad_commands", keyPath: \.imapMaxBadCommands, range: 1...10_000, unit: "commands",
+                doc: "Invalid commands tolerated after login, then BYE."),
+        Setting(key: "imap.max_commands_before_login", keyPath: \.imapMaxCommandsBeforeLogin, range: 1...100_000, unit: "commands",
+                doc: "Commands one connection may send before it logs in, then BYE."),
+        Setting(key: "imap.unauthenticated_idle_timeout", keyPath: \.imapUnauthenticatedIdleTimeout, range: 1...3_600, unit: "seconds",
+                doc: "A connection that has not logged in is closed after this long without a complete command."),
+        Setting(key: "imap.authenticated_idle_timeout", keyPath: \.imapAuthenticatedIdleTimeout, range: 1_800...86_400, unit: "seconds",
+                doc: "A logged-in connection is closed after this long without a command (RFC 9051 minimum 30 min)."),
+        Setting(key: "imap.idle_timeout", keyPath: \.imapIdleTimeout, range: 60...86_400, unit: "seconds",
+                doc: "An IDLE command is ended with BYE after this long."),
+        Setting(key: "imap.tls_handshake_timeout", keyPath: \.tlsHandshakeTimeout, range: 1...300, unit: "seconds",
+                doc: "A TLS handshake (implicit TLS or STARTTLS) must finish within this."),
+        Setting(key: "imap.max_connections", keyPath: \.imapMaxConnections, range: 1...1_000_000, unit: "connections",
+                doc: "IMAP connections in total; further connections are refused with BYE."),
+        Setting(key: "imap.max_unauthenticated_connections", keyPath: \.imapMaxUnauthenticatedConnections, range: 1...1_000_000, unit: "connections",
+                doc: "Connections not yet logged in, in total; at the cap the oldest such connection is dropped."),
+        Setting(key: "imap.max_unauthenticated_connections_per_ip", keyPath: \.imapMaxUnauthenticatedConnectionsPerIP, range: 1...1_000_000, unit: "connections",
+                doc: "Connections not yet logged in from one IP address."),
+        Setting(key: "imap.max_connections_per_user", keyPath: \.imapMaxConnectionsPerUser, range: 1...10_000, unit: "connections",
+                doc: "Logged-in connections of one user; one more login gets NO [LIMIT]."),
+        Setting(key: "imap.max_output_buffer", keyPath: \.imapMaxOutputBuffer, range: 65_536...(1 << 30), unit: "bytes",
+                doc: "Response bytes buffered for a client that does not read; past it the session stops executing commands."),
+        Setting(key: "imap.auth_failure_delay_initial_ms", keyPath: \.authFailureDelayInitialMs, range: 0...60_000, unit: "milliseconds",
+                doc: "Delay before answering a failed login; doubles per further failure from the same IP (and IP+user)."),
+        Setting(key: "imap.auth_failure_delay_max_ms", keyPath: \.authFailureDelayMaxMs, range: 0...600_000, unit: "milliseconds",
+                doc: "Longest delay before answering a failed login."),
+        Setting(key: "imap.max_mailbox_name_length", keyPath: \.maxMailboxNameLength, range: 16...1_024, unit: "bytes",
+                doc: "Longest mailbox name."),
+        Setting(key: "imap.max_mailbox_depth", keyPath: \.maxMailboxDepth, range: 1...256, unit: "levels",
+                doc: "Deepest mailbox hierarchy."),
+        Setting(key: "imap.max_mailboxes_per_user", keyPath: \.maxMailboxesPerUser, range: 1...1_000_000, unit: "mailboxes",
+                doc: "Most mailboxes one user may have."),
+        Setting(key: "lmtp.max_pending_commands", keyPath: \.lmtpMaxPendingCommands, range: 1...100_000, unit: "commands",
+                doc: "LMTP commands received but not yet answered; one more and the connection is reset (TCP RST)."),
+        Setting(key: "lmtp.max_message_size", keyPath: \.lmtpMaxMessageSize, range: 1_024...(2 << 30), unit: "bytes",
+                doc: "Largest message LMTP accepts (advertised as SIZE); larger gets 552 5.3.4."),
+        Setting(key: "lmtp.max_recipients", keyPath: \.lmtpMaxRecipients, range: 1...100_000, unit: "recipients",
+                doc: "Most RCPT TO in one transaction; more get 452 4.5.3."),
+        Setting(key: "lmtp.max_line_length", keyPath: \.lmtpMaxLineLength, range: 512...(1 << 20), unit: "bytes",
+                doc: "Longest LMTP command line."),
+        Setting(key: "lmtp.idle_timeout", keyPath: \.lmtpIdleTimeout, range: 1...3_600, unit: "seconds",
+                doc: "An LMTP connection is closed after this long without a command."),
+        Setting(key: "lmtp.max_connections", keyPath: \.lmtpMaxConnections, range: 1...1_000_000, unit: "connections",
+                doc: "LMTP connections in total."),
+        Setting(key: "lmtp.max_new_named_props_per_message", keyPath: \.lmtpMaxNewNamedPropsPerMessage, range: 0...0x7FFF, unit: "names",
+                doc: "New header names one delivered message may promote to named properties."),
+    ]
+
+    /// Applies `[imap]` and `[lmtp]` of a config document. Unknown keys and out-of-range values are refused with a
+    /// message naming the setting.
+    public mutating func apply(_ doc: TOMLTable, knownExtraKeys: Set<String> = []) throws(ConfigError) {
+        let byKey = Dictionary(uniqueKeysWithValues: Self.settings.map { ($0.key, $0) })
+        for section in ["imap", "lmtp"] {
+            guard let value = doc[section] else { continue }
+            guard case .table(let table) = value else { throw ConfigError.notATable(section) }
+            for key in table.keys {
+                let full = "\(section).\(key)"
+                if knownExtraKeys.contains(full) { continue }
+                guard let setting = byKey[full] else { throw ConfigError.unknownSetting(full) }
+                guard case .integer(let v)? = table[key] else {
+                    throw ConfigError.wrongType(full, expected: "integer", found: table[key]?.typeName ?? "nothing")
+                }
+                guard v >= Int64(setting.range.lowerBound), v <= Int64(setting.range.upperBound) else {
+                    throw ConfigError.outOfRange(full, value: v, range: setting.range)
+                }
+                self[keyPath: setting.keyPath] = Int(v)
+            }
+        }
+        if authFailureDelayMaxMs < authFailureDelayInitialMs {
+            throw ConfigError.inconsistent("imap.auth_failure_delay_max_ms must be at least imap.auth_failure_delay_initial_ms")
+        }
+    }
+}
+
+/// A configuration file that cannot be used, with a message naming the setting.
+public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    case syntax(file: String, TOMLError)
+    case unreadable(file: String, reason: String)
+    case notATable(String)
+    case unknownSetting(String)
+    case wrongType(String, expected: String, found: String)
+    case outOfRange(String, value: Int64, range: ClosedRange<Int>)
+    case invalidValue(String, reason: String)
+    case inconsistent(String)
+
+    public var description: String {
+        switch self {
+        case .syntax(let file, let e): return "\(file): \(e)"
+        case .unreadable(let file, let reason): return "cannot read \(file): \(reason)"
+        case .notATable(let s): return "[\(s)] must be a table"
+        case .unknownSetting(let k): return "unknown setting \(k)"
+        case .wrongType(let k, let expected, let found): return "\(k) must be a \(expected), not a \(found)"
+        case .outOfRange(let k, let v, let r):
+            return "\(k) = \(v) is out of range: it must be between \(r.lowerBound) and \(r.upperBound)"
+        case .invalidValue(let k, let reason): return "\(k): \(reason)"
+        case .inconsistent(let why): return why
+        }
+    }
+}

@@ -1,0 +1,280 @@
+public import NIOCore
+
+/// The bounds the framer enforces while bytes arrive. Each is a named setting of the server's `[limits]`.
+public struct FramingLimits: Sendable, Hashable {
+    /// Longest command line (bytes up to and including CRLF, literals not counted).
+    public var maxLineLength: Int
+    /// Largest literal accepted (after login this is APPENDLIMIT; before login it is small).
+    public var maxLiteralSize: Int
+    /// Most literals one command may carry.
+    public var maxLiteralsPerCommand: Int
+    /// Most bytes one command may hold in total (lines and literals).
+    public var maxCommandSize: Int
+
+    public init(maxLineLength: Int = 64 * 1024, maxLiteralSize: Int = 8 * 1024, maxLiteralsPerCommand: Int = 16,
+                maxCommandSize: Int = 64 * 1024 + 8 * 1024) {
+        self.maxLineLength = maxLineLength
+        self.maxLiteralSize = maxLiteralSize
+        self.maxLiteralsPerCommand = maxLiteralsPerCommand
+        self.maxCommandSize = maxCommandSize
+    }
+}
+
+/// What the framer found in the bytes fed to it so far.
+public enum FramingEvent: Sendable, Equatable {
+    /// One whole command: its lines with their CRLFs and its literals inline, exactly as sent.
+    case command([UInt8])
+    /// A synchronising literal of this many bytes was announced; the server must answer `+` before the client sends it.
+    case continuationNeeded(Int)
+    /// The command could not be framed; see `FramingError.framingLost` for whether the connection can continue.
+    case error(FramingError)
+}
+
+/// Why a command could not be framed. `framingLost` says whether the stream can continue (→ `BAD` / `NO`) or not
+/// (→ `BYE` and close).
+public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The line grew past `maxLineLength`; its bytes were skipped to the next LF.
+    case lineTooLong(tag: String?, limit: Int)
+    /// A literal was announced larger than `maxLiteralSize`. Synchronising: the command is refused, nothing to skip.
+    /// Non-synchronising (`{n+}`): the client is already sending the bytes, so framing is lost.
+    case literalTooLarge(tag: String?, size: Int, limit: Int, synchronising: Bool)
+    /// More literals in one command than `maxLiteralsPerCommand`.
+    case tooManyLiterals(tag: String?, limit: Int)
+    /// The command as a whole grew past `maxCommandSize`.
+    case commandTooLarge(tag: String?, limit: Int)
+    /// A literal size that is not a number or does not fit.
+    case invalidLiteralSize(tag: String?)
+
+    public var tag: String? {
+        switch self {
+        case .lineTooLong(let t, _), .literalTooLarge(let t, _, _, _), .tooManyLiterals(let t, _),
+             .commandTooLarge(let t, _), .invalidLiteralSize(let t):
+            return t
+        }
+    }
+
+    /// True when the byte stream can no longer be cut into commands and the connection must close.
+    public var framingLost: Bool {
+        switch self {
+        case .lineTooLong: return false
+        case .literalTooLarge(_, _, _, let sync): return !sync
+        case .tooManyLiterals(_, _), .commandTooLarge, .invalidLiteralSize:
+            // The refused command may still have literal bytes in flight; we cannot tell them from commands.
+            return true
+        }
+    }
+
+    /// The name of the limit that tripped, as the config calls it.
+    public var limitName: String {
+        switch self {
+        case .lineTooLong: return "max_line_length"
+        case .literalTooLarge: return "max_literal_size"
+        case .tooManyLiterals: return "max_literals_per_command"
+        case .commandTooLarge: return "max_command_size"
+        case .invalidLiteralSize: return "literal_syntax"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .lineTooLong(_, let limit): return "Command line too long (limit \(limit) bytes)"
+        case .literalTooLarge(_, let size, let limit, _): return "Literal of \(size) bytes exceeds the limit of \(limit) bytes"
+        case .tooManyLiterals(_, let limit): return "Too many literals in one command (limit \(limit))"
+        case .commandTooLarge(_, let limit): return "Command too large (limit \(limit) bytes)"
+        case .invalidLiteralSize: return "Invalid literal size"
+        }
+    }
+}
+
+/// Cuts an IMAP client byte stream into commands (RFC 9051 §2.2, §4.3): lines ending in CRLF (a bare LF is
+/// accepted), with `{n}`, `{n+}` and `~{n}` literals. Bounds are checked as bytes arrive, so the memory it holds is
+/// bounded by the limits, never by what a client announces. Feed it chunks in any split; pull events with `next()`.
+public struct CommandFramer: Sendable {
+    public var limits: FramingLimits
+
+    private enum State: Sendable {
+        /// Reading a line; `lineStart` is where the current line begins in `command`.
+        case line
+        /// Reading literal bytes; `remaining` still to come.
+        case literal(remaining: Int)
+        /// Discarding an over-long line until LF; `tail` keeps its last bytes to spot a trailing `{n+}`.
+        case skipping(tag: String?, tail: [UInt8])
+    }
+
+    private var state: State = .line
+    /// The command being assembled (lines + literals).
+    private var command: [UInt8] = []
+    private var lineStart = 0
+    private var literalCount = 0
+    /// Bytes received but not yet consumed.
+    private var input: ByteBuffer
+
+    public init(limits: FramingLimits = FramingLimits()) {
+        self.limits = limits
+        self.input = ByteBufferAllocator().buffer(capacity: 0)
+    }
+
+    /// Bytes held for the command in progress plus unread input: what one connection costs us right now.
+    public var bufferedBytes: Int { command.count + input.readableBytes }
+
+    /// True when no partial command is held (the framer is between commands).
+    public var isIdle: Bool {
+        if case .line = state, command.isEmpty, input.readableBytes == 0 { return true }
+        return false
+    }
+
+    /// Appends received bytes. Call `next()` until it returns nil to drain events.
+    public mutating func append(_ buffer: ByteBuffer) {
+        if input.readableBytes == 0 {
+            input = buffer
+        } else {
+            var b = buffer
+            input.writeBuffer(&b)
+        }
+    }
+
+    public mutating func append(_ bytes: [UInt8]) {
+        input.writeBytes(bytes)
+    }
+
+    /// The next event, or nil when more bytes are needed.
+    public mutating func next() -> FramingEvent? {
+        while input.readableBytes > 0 {
+            switch state {
+            case .literal(let remaining):
+                let n = min(remaining, input.readableBytes)
+                let chunk = input.readBytes(length: n)!
+                command.append(contentsOf: chunk)
+                if n == remaining {
+                    state = .line
+                    lineStart = command.count
+                } else {
+                    state = .literal(remaining: remaining - n)
+                }
+            case .skipping(let tag, var tail):
+                let view = input.readableBytesView
+                if let lf = view.firstIndex(of: UInt8(ascii: "\n")) {
+                    let upTo = lf - view.startIndex
+                    let consumed = input.readBytes(length: upTo + 1)!
+                    tail.append(contentsOf: consumed.suffix(24))
+                    resetCommand()
+                    // A `{n+}` at the end of the skipped line means literal bytes follow that we cannot tell apart.
+                    if let lit = Self.literalAnnouncement(in: tail.suffix(24), endingAt: tail.count - 1), !lit.synchronising {
+                        return .error(.literalTooLarge(tag: tag, size: lit.size ?? Int.max, limit: limits.maxLiteralSize,
+                                                       synchronising: false))
+                    }
+                    return .error(.lineTooLong(tag: tag, limit: limits.maxLineLength))
+                } else {
+                    let all = input.readBytes(length: input.readableBytes)!
+                    tail.append(contentsOf: all.suffix(24))
+                    if tail.count > 48 { tail.removeFirst(tail.count - 24) }
+                    state = .skipping(tag: tag, tail: tail)
+                }
+            case .line:
+                if let event = scanLine() { return event }
+            }
+        }
+        return nil
+    }
+
+    /// Consumes line bytes from `input`; returns an event when the line ends or a bound trips.
+    private mutating func scanLine() -> FramingEvent? {
+        let view = input.readableBytesView
+        let lfIndex = view.firstIndex(of: UInt8(ascii: "\n"))
+        let available = lfIndex.map { $0 - view.startIndex + 1 } ?? view.count
+        let lineSoFar = command.count - lineStart
+        if lineSoFar + available > limits.maxLineLength {
+            // Over the line limit: skip the rest of this line.
+            let tag = Self.tag(of: command[...]) ?? Self.tag(of: Array(view.prefix(64))[...])
+            let take = lfIndex == nil ? available : 0
+            var tail = Array(command.suffix(24))
+            if take > 0 { tail.append(contentsOf: input.readBytes(length: take)!.suffix(24)) }
+            command.removeAll(keepingCapacity: false)
+            state = .skipping(tag: tag, tail: tail)
+            return nil
+        }
+        let bytes = input.readBytes(length: available)!
+        command.append(contentsOf: bytes)
+        if command.count > limits.maxCommandSize {
+            let tag = Self.tag(of: command[...])
+            resetCommand()
+            return .error(.commandTooLarge(tag: tag, limit: limits.maxCommandSize))
+        }
+        guard lfIndex != nil else { return nil }
+        // A whole line is in `command[lineStart...]`. Does it end with a literal announcement?
+        let lfAt = command.count - 1
+        guard let lit = Self.literalAnnouncement(in: command[lineStart...], endingAt: lfAt) else {
+            let done = command
+            resetCommand()
+            return .command(done)
+        }
+        let tag = Self.tag(of: command[...])
+        guard let size = lit.size else {
+            resetCommand()
+            return .error(.invalidLiteralSize(tag: tag))
+        }
+        literalCount += 1
+        if literalCount > limits.maxLiteralsPerCommand {
+            resetCommand()
+            return .error(.tooManyLiterals(tag: tag, limit: limits.maxLiteralsPerCommand))
+        }
+        if size > limits.maxLiteralSize {
+            resetCommand()
+            return .error(.literalTooLarge(tag: tag, size: size, limit: limits.maxLiteralSize,
+                                           synchronising: lit.synchronising))
+        }
+        if command.count + size > limits.maxCommandSize {
+            resetCommand()
+            return .error(.commandTooLarge(tag: tag, limit: limits.maxCommandSize))
+        }
+        if size == 0 {
+            lineStart = command.count
+        } else {
+            state = .literal(remaining: size)
+        }
+        return lit.synchronising ? .continuationNeeded(size) : nil
+    }
+
+    private mutating func resetCommand() {
+        command.removeAll(keepingCapacity: command.count <= 4096)
+        lineStart = 0
+        literalCount = 0
+        state = .line
+    }
+
+    /// Finds `{n}`, `{n+}`, `{n-}` or `~{n}` right before the line end at `lf` (CRLF or bare LF).
+    /// Returns nil when the line does not end with a literal; `size` nil when the digits are invalid.
+    static func literalAnnouncement<C: RandomAccessCollection>(in line: C, endingAt lf: C.Index)
+        -> (size: Int?, synchronising: Bool)? where C.Element == UInt8, C.Index == Int
+    {
+        var i = lf
+        guard i >= line.startIndex, line[i] == UInt8(ascii: "\n") else { return nil }
+        i -= 1
+        if i >= line.startIndex, line[i] == UInt8(ascii: "\r") { i -= 1 }
+        guard i >= line.startIndex, line[i] == UInt8(ascii: "}") else { return nil }
+        i -= 1
+        var synchronising = true
+        if i >= line.startIndex, line[i] == UInt8(ascii: "+") || line[i] == UInt8(ascii: "-") {
+            // `{n-}` is LITERAL- : non-synchronising, at most 4096 bytes (checked by the caller's limit).
+            synchronising = false
+            i -= 1
+        }
+        let digitsEnd = i
+        while i >= line.startIndex, line[i] >= UInt8(ascii: "0"), line[i] <= UInt8(ascii: "9") { i -= 1 }
+        guard i >= line.startIndex, line[i] == UInt8(ascii: "{") else { return nil }
+        let digits = line[(i + 1)...digitsEnd]
+        guard !digits.isEmpty, digits.count <= 10 else { return (nil, synchronising) }
+        var value = 0
+        for d in digits { value = value * 10 + Int(d - UInt8(ascii: "0")) }
+        guard value <= UInt32.max else { return (nil, synchronising) }
+        return (value, synchronising)
+    }
+
+    /// The tag at the start of a command, if one can be read (for error replies).
+    static func tag(of bytes: ArraySlice<UInt8>) -> String? {
+        var end = bytes.startIndex
+        while end < bytes.endIndex, end - bytes.startIndex < 64, Grammar.isTagChar(bytes[end]) { end += 1 }
+        guard end > bytes.startIndex, end < bytes.endIndex, bytes[end] == UInt8(ascii: " ") else { return nil }
+        return String(decoding: bytes[bytes.startIndex..<end], as: UTF8.self)
+    }
+}

@@ -1,0 +1,441 @@
+import Foundation
+public import KeepGuard
+public import KeepStore
+public import Logging
+public import NIOCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What LMTP connections share: the store, the limits, the guard's reporter and the local domains.
+public final class LMTPServerContext: Sendable {
+    public let store: any MailStore
+    public let limits: Limits
+    public let reporter: GuardReporter
+    public let logger: Logger
+    public let hostname: String
+    /// When non-empty, only recipients in these domains are local; otherwise any domain reaches the local part.
+    public let localDomains: [String]
+    let connections = ConnectionCounter()
+
+    public init(store: any MailStore, limits: Limits, reporter: GuardReporter, logger: Logger, hostname: String = "keep",
+                localDomains: [String] = []) {
+        self.store = store
+        self.limits = limits
+        self.reporter = reporter
+        self.logger = logger
+        self.hostname = hostname
+        self.localDomains = localDomains.map { $0.lowercased() }
+    }
+}
+
+/// One LMTP connection (RFC 2033): LHLO, MAIL, RCPT, DATA with one reply per accepted recipient, RSET, NOOP,
+/// QUIT. Pipelined commands are answered in order; more than `lmtp.max_pending_commands` unanswered resets the
+/// connection. A delivery is acknowledged (`250`) only after the store committed it.
+public final class LMTPConnectionHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private enum Item {
+        case line([UInt8])
+        case lineTooLong
+        case message([UInt8], tooLarge: Bool)
+    }
+
+    private let ctx: LMTPServerContext
+    private var input: [UInt8] = []
+    private var inputStart = 0
+    private var inData = false
+    private var dataBytes: [UInt8] = []
+    private var dataTooLarge = false
+    private var skippingLongLine = false
+    /// A DATA command was framed and not yet answered: the client waits for 354 before sending the message.
+    private var awaitingDataReply = false
+    private var queue: [Item] = []
+    private var pending = 0
+    private var executing = false
+    private var closing = false
+    private var peer = "unknown"
+    private var transaction = Transaction()
+    private var admitted = false
+    private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
+
+    /// The envelope of the mail transaction in progress.
+    struct Transaction {
+        var greeted = false
+        var sender: String?
+        var recipients: [(address: String, user: String)] = []
+    }
+
+    public init(context: LMTPServerContext) {
+        self.ctx = context
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        peer = context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
+        guard ctx.connections.increment(limit: ctx.limits.lmtpMaxConnections) else {
+            report(.connectionLimit, limit: "lmtp.max_connections")
+            send(context, "421 4.3.2 Too many connections, try again later")
+            closing = true
+            context.close(promise: nil)
+            return
+        }
+        admitted = true
+        send(context, "220 \(ctx.hostname) LMTP Keep ready")
+        context.flush()
+        armIdleTimer(context)
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        if admitted { ctx.connections.decrement() }
+        admitted = false
+        closing = true
+        idleTimer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    private func report(_ kind: GuardEventKind, limit: String, detail: String = "") {
+        ctx.reporter.report(GuardEvent(kind: kind, peer: peer, state: "lmtp", user: nil, limit: limit, detail: detail))
+    }
+
+    private func send(_ context: ChannelHandlerContext, _ line: String) {
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(string: line + "\r\n")), promise: nil)
+    }
+
+    // MARK: Framing
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        var buffer = unwrapInboundIn(data)
+        input.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
+        lastActivity = .now()
+        // Bytes held unframed (a client sending its message before our 354) are bounded too.
+        if input.count > ctx.limits.lmtpMaxMessageSize + ctx.limits.lmtpMaxLineLength * 2 {
+            report(.lmtpMessageTooLarge, limit: "lmtp.max_message_size", detail: "unframed input")
+            reset(context)
+            return
+        }
+        frame(context)
+        guard !closing else { return }
+        runNext(context)
+        context.flush()
+    }
+
+    /// Cuts lines (commands) and, in DATA, the message up to `CRLF.CRLF`, with dot-unstuffing and the size bound.
+    private func frame(_ context: ChannelHandlerContext) {
+        while !closing, !awaitingDataReply {
+            guard let lf = input[inputStart...].firstIndex(of: 10) else {
+                let partial = input.count - inputStart
+                if !inData && partial > ctx.limits.lmtpMaxLineLength {
+                    // Over-long command line: drop what we have and the rest of it.
+                    skippingLongLine = true
+                    input.removeAll(keepingCapacity: false)
+                    inputStart = 0
+                }
+                break
+            }
+            var line = Array(input[inputStart...lf])
+            inputStart = lf + 1
+            if skippingLongLine {
+                skippingLongLine = false
+                enqueue(context, .lineTooLong)
+                continue
+            }
+            if inData {
+                if line == [46, 13, 10] || line == [46, 10] {
+                    inData = false
+                    let message = dataBytes
+                    dataBytes = []
+                    let tooLarge = dataTooLarge
+                    dataTooLarge = false
+                    enqueue(context, .message(message, tooLarge: tooLarge))
+                    continue
+                }
+                if line.first == 46 { line.removeFirst() }
+                if line.last == 10 && (line.count < 2 || line[line.count - 2] != 13) {
+                    line.insert(13, at: line.count - 1)
+                }
+                if dataBytes.count + line.count > ctx.limits.lmtpMaxMessageSize {
+                    dataTooLarge = true
+                    dataBytes = []
+                } else if !dataTooLarge {
+                    dataBytes.append(contentsOf: line)
+                }
+                continue
+            }
+            if line.count > ctx.limits.lmtpMaxLineLength {
+                enqueue(context, .lineTooLong)
+                continue
+            }
+            let isData = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).uppercased() == "DATA"
+            enqueue(context, .line(line))
+            // Pipelining ends at DATA (RFC 2920): the message comes only after our 354.
+            if isData { awaitingDataReply = true }
+        }
+        if inputStart > 0 {
+            input.removeFirst(inputStart)
+            inputStart = 0
+        }
+    }
+
+    private func enqueue(_ context: ChannelHandlerContext, _ item: Item) {
+        if case .message = item {} else {
+            pending += 1
+            if pending > ctx.limits.lmtpMaxPendingCommands {
+                report(.lmtpPendingCommandsReset, limit: "lmtp.max_pending_commands", detail: "\(pending) pending")
+                reset(context)
+                return
+            }
+        }
+        queue.append(item)
+    }
+
+    private func reset(_ context: ChannelHandlerContext) {
+        closing = true
+        queue.removeAll()
+        let channel = context.channel
+        guard let provider = channel as? any SocketOptionProvider else {
+            channel.close(promise: nil)
+            return
+        }
+        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    static func verb(_ line: [UInt8]) -> String {
+        String(decoding: line.prefix { $0 != 32 && $0 != 13 && $0 != 10 && $0 != 58 }, as: UTF8.self).uppercased()
+    }
+
+    // MARK: Commands
+
+    private func runNext(_ context: ChannelHandlerContext) {
+        while !executing, !closing, !queue.isEmpty {
+            let item = queue.removeFirst()
+            switch item {
+            case .lineTooLong:
+                pending -= 1
+                report(.lmtpLineTooLong, limit: "lmtp.max_line_length")
+                send(context, "500 5.5.2 Line too long (limit \(ctx.limits.lmtpMaxLineLength) bytes)")
+            case .line(let line):
+                handle(context, line)
+            case .message(let bytes, let tooLarge):
+                deliver(context, bytes, tooLarge: tooLarge)
+            }
+        }
+    }
+
+    private func handle(_ context: ChannelHandlerContext, _ raw: [UInt8]) {
+        let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: "\r\n"))
+        let verb = Self.verb(raw)
+        let arg = line.count > verb.count ? String(line.dropFirst(verb.count)).trimmingCharacters(in: .whitespaces) : ""
+        func reply(_ s: String) {
+            pending -= 1
+            send(context, s)
+        }
+        switch verb {
+        case "LHLO":
+            guard !arg.isEmpty else { return reply("501 5.5.4 LHLO needs a domain") }
+            transaction = Transaction()
+            transaction.greeted = true
+            pending -= 1
+            send(context, "250-\(ctx.hostname)")
+            send(context, "250-PIPELINING")
+            send(context, "250-8BITMIME")
+            send(context, "250-ENHANCEDSTATUSCODES")
+            send(context, "250 SIZE \(ctx.limits.lmtpMaxMessageSize)")
+        case "HELO", "EHLO":
+            reply("500 5.5.1 This is LMTP: use LHLO")
+        case "MAIL":
+            guard transaction.greeted else { return reply("503 5.5.1 Send LHLO first") }
+            guard transaction.sender == nil else { return reply("503 5.5.1 Nested MAIL command") }
+            guard arg.uppercased().hasPrefix("FROM:"), let (address, params) = Self.path(arg.dropFirst(5)) else {
+                return reply("501 5.5.4 Syntax: MAIL FROM:<address>")
+            }
+            for p in params {
+                let kv = p.split(separator: "=", maxSplits: 1)
+                if kv.first?.uppercased() == "SIZE", kv.count == 2, let n = Int(kv[1]), n > ctx.limits.lmtpMaxMessageSize {
+                    report(.lmtpMessageTooLarge, limit: "lmtp.max_message_size", detail: "SIZE=\(n)")
+                    return reply("552 5.3.4 Message size exceeds the limit of \(ctx.limits.lmtpMaxMessageSize) bytes")
+                }
+            }
+            transaction.sender = address
+            reply("250 2.1.0 Sender OK")
+        case "RCPT":
+            guard transaction.sender != nil else { return reply("503 5.5.1 Send MAIL first") }
+            guard arg.uppercased().hasPrefix("TO:"), let (address, _) = Self.path(arg.dropFirst(3)), !address.isEmpty else {
+                return reply("501 5.5.4 Syntax: RCPT TO:<address>")
+            }
+            guard transaction.recipients.count < ctx.limits.lmtpMaxRecipients else {
+                return reply("452 4.5.3 Too many recipients (limit \(ctx.limits.lmtpMaxRecipients))")
+            }
+            guard let userName = localUser(address) else {
+                return reply("550 5.1.1 <\(address)> is not a local address")
+            }
+            executing = true
+            runAsync(context) { [store = ctx.store] in
+                do {
+                    return try await store.user(named: userName).map { .recipient(address, $0.name) } ?? .unknownUser(address)
+                } catch {
+                    return .temporaryFailure("451 4.3.0 <\(address)> cannot be checked now, try again later")
+                }
+            }
+        case "DATA":
+            awaitingDataReply = false
+            defer { frame(context) }
+            guard transaction.sender != nil else { return reply("503 5.5.1 Send MAIL first") }
+            guard !transaction.recipients.isEmpty else { return reply("554 5.5.1 No valid recipients") }
+            inData = true
+            reply("354 2.0.0 Start mail input; end with <CRLF>.<CRLF>")
+        case "RSET":
+            transaction = Transaction(greeted: transaction.greeted)
+            reply("250 2.0.0 OK")
+        case "NOOP":
+            reply("250 2.0.0 OK")
+        case "VRFY":
+            reply("252 2.5.2 Cannot VRFY; send some mail")
+        case "QUIT":
+            reply("221 2.0.0 Bye")
+            closing = true
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in channel.close(promise: nil) }
+        default:
+            reply("500 5.5.2 Unknown command")
+        }
+    }
+
+    /// The local user an address reaches: its local part, when the domain is local (or no domains are configured).
+    private func localUser(_ address: String) -> String? {
+        let parts = address.split(separator: "@", maxSplits: 1).map(String.init)
+        guard let local = parts.first, !local.isEmpty else { return nil }
+        if parts.count == 2, !ctx.localDomains.isEmpty, !ctx.localDomains.contains(parts[1].lowercased()) { return nil }
+        return local
+    }
+
+    /// `<address> [params]` of MAIL FROM / RCPT TO.
+    static func path(_ text: Substring) -> (String, [Substring])? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard t.hasPrefix("<"), let end = t.firstIndex(of: ">") else { return nil }
+        let address = String(t[t.index(after: t.startIndex)..<end])
+        let rest = t[t.index(after: end)...].split(separator: " ")
+        return (address, rest)
+    }
+
+    private enum AsyncResult: Sendable {
+        case recipient(String, String)
+        case unknownUser(String)
+        case temporaryFailure(String)
+        case deliveries([String])
+    }
+
+    private func runAsync(_ context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> AsyncResult) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        Task {
+            let result = await work()
+            bound.eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.asyncFinished(context, result)
+            }
+        }
+    }
+
+    private func asyncFinished(_ context: ChannelHandlerContext, _ result: AsyncResult) {
+        executing = false
+        guard !closing else { return }
+        switch result {
+        case .recipient(let address, let user):
+            transaction.recipients.append((address, user))
+            pending -= 1
+            send(context, "250 2.1.5 <\(address)> OK")
+        case .unknownUser(let address):
+            pending -= 1
+            send(context, "550 5.1.1 <\(address)> User unknown")
+        case .temporaryFailure(let line):
+            pending -= 1
+            send(context, line)
+        case .deliveries(let lines):
+            for l in lines { send(context, l) }
+            transaction = Transaction(greeted: true)
+        }
+        // Input that arrived while waiting may now be framed differently (e.g. DATA after an accepted RCPT).
+        frame(context)
+        runNext(context)
+        context.flush()
+    }
+
+    /// Delivers a message to every accepted recipient; one reply each, sent only after the store committed.
+    private func deliver(_ context: ChannelHandlerContext, _ message: [UInt8], tooLarge: Bool) {
+        let recipients = transaction.recipients
+        guard !recipients.isEmpty else { return }
+        if tooLarge {
+            report(.lmtpMessageTooLarge, limit: "lmtp.max_message_size")
+            for r in recipients {
+                send(context, "552 5.3.4 <\(r.address)> Message exceeds the limit of \(ctx.limits.lmtpMaxMessageSize) bytes")
+            }
+            transaction = Transaction(greeted: true)
+            return
+        }
+        let sender = transaction.sender ?? ""
+        executing = true
+        let logger = ctx.logger
+        runAsync(context) { [store = ctx.store] in
+            var lines: [String] = []
+            for r in recipients {
+                let header = "Return-Path: <\(sender)>\r\nDelivered-To: <\(r.address)>\r\n"
+                do {
+                    let result = try await store.append(user: r.user, folder: "INBOX", message: Array(header.utf8) + message,
+                                                        flags: MessageFlags(), internalDate: nil,
+                                                        principal: .unauthenticated(sender))
+                    lines.append("250 2.0.0 <\(r.address)> delivered as UID \(result.uid)")
+                } catch StoreError.databaseUnavailable(let db) {
+                    lines.append("451 4.2.0 <\(r.address)> mailbox database \(db) is not mounted; try again later")
+                } catch StoreError.messageTooLarge(_, let limit) {
+                    lines.append("552 5.3.4 <\(r.address)> Message exceeds the limit of \(limit) bytes")
+                } catch {
+                    logger.error("LMTP delivery to \(r.user) failed: \(error)")
+                    lines.append("451 4.3.0 <\(r.address)> temporary failure; try again later")
+                }
+            }
+            return .deliveries(lines)
+        }
+    }
+
+    // MARK: Idle timeout
+
+    private func armIdleTimer(_ context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(deadline: lastActivity + .seconds(Int64(ctx.limits.lmtpIdleTimeout))) {
+            let (handler, context) = bound.value
+            guard !handler.closing else { return }
+            if handler.executing || NIODeadline.now() < handler.lastActivity + .seconds(Int64(handler.ctx.limits.lmtpIdleTimeout)) {
+                handler.armIdleTimer(context)
+                return
+            }
+            handler.report(.idleTimeout, limit: "lmtp.idle_timeout")
+            handler.send(context, "421 4.4.2 Idle for too long, closing")
+            handler.closing = true
+            let channel = context.channel
+            context.writeAndFlush(handler.wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
+    }
+}
+
+/// A bounded connection count.
+final class ConnectionCounter: Sendable {
+    private let value = Mutex(0)
+    func increment(limit: Int) -> Bool {
+        value.withLock { v in
+            guard v < limit else { return false }
+            v += 1
+            return true
+        }
+    }
+    func decrement() { value.withLock { $0 -= 1 } }
+}

@@ -1,0 +1,197 @@
+public import Foundation
+public import KeepGuard
+public import KeepStore
+
+/// Keep's whole configuration: `keep.toml` merged over the defaults, then command-line flags over that.
+///
+/// ```toml
+/// [server]
+/// imap = "127.0.0.1:1143"     # "" disables a listener
+/// imaps = ""
+/// lmtp = "127.0.0.1:2424"
+/// hostname = "keep"
+/// require_tls_for_login = true  # LOGINDISABLED on plaintext, non-loopback connections
+///
+/// [tls]
+/// certificate = "tls/cert.pem"  # relative to the data folder; created self-signed when absent
+/// key = "tls/key.pem"
+///
+/// [lmtp]
+/// local_domains = ["example.org"]
+/// max_message_size = 52428800
+///
+/// [imap]
+/// max_pending_commands = 100
+///
+/// [databases.mailbox1]
+/// named_props_quota = 16000
+/// replids_quota = 16000
+/// unauthenticated_named_props_quota = 8192
+/// ```
+public struct KeepConfig: Sendable {
+    public var imapAddress: String? = "127.0.0.1:1143"
+    public var imapsAddress: String?
+    public var lmtpAddress: String? = "127.0.0.1:2424"
+    public var hostname = "keep"
+    public var requireTLSForLogin = true
+    public var certificatePath = "tls/cert.pem"
+    public var keyPath = "tls/key.pem"
+    public var localDomains: [String] = []
+    public var limits = Limits()
+    public var databaseQuotas: [String: DatabaseQuotas] = [:]
+
+    public init() {}
+
+    /// Quota settings of `[databases.NAME]`, with their ranges.
+    public static let quotaSettings: [(key: String, defaultValue: Int, doc: String)] = [
+        ("named_props_quota", 16_000, "Named properties users may create in the database (1-32767)."),
+        ("replids_quota", 16_000, "Replica identifiers the database may hold (1-32767)."),
+        ("unauthenticated_named_props_quota", 8_192, "Named properties created for unauthenticated senders, e.g. LMTP (1-32767)."),
+    ]
+
+    /// Reads `file` (TOML). Every key is checked: unknown keys, wrong types and out-of-range values are refused
+    /// with a message naming the setting.
+    public static func load(file: URL) throws(ConfigError) -> KeepConfig {
+        let text: String
+        do {
+            text = try String(contentsOf: file, encoding: .utf8)
+        } catch {
+            throw .unreadable(file: file.path, reason: "\(error.localizedDescription)")
+        }
+        return try parse(text, file: file.path)
+    }
+
+    public static func parse(_ text: String, file: String = "keep.toml") throws(ConfigError) -> KeepConfig {
+        let doc: TOMLTable
+        do {
+            doc = try TOMLParser.parse(text)
+        } catch {
+            throw .syntax(file: file, error)
+        }
+        var config = KeepConfig()
+        for key in doc.keys where !["server", "tls", "imap", "lmtp", "databases"].contains(key) {
+            throw .unknownSetting(key)
+        }
+        if let server = try table(doc, "server") {
+            for key in server.keys {
+                switch key {
+                case "imap": config.imapAddress = try address(server, key, "server.imap")
+                case "imaps": config.imapsAddress = try address(server, key, "server.imaps")
+                case "lmtp": config.lmtpAddress = try address(server, key, "server.lmtp")
+                case "hostname": config.hostname = try string(server, key, "server.hostname")
+                case "require_tls_for_login":
+                    guard case .bool(let b)? = server[key] else { throw .wrongType("server.require_tls_for_login", expected: "boolean", found: server[key]?.typeName ?? "nothing") }
+                    config.requireTLSForLogin = b
+                default: throw .unknownSetting("server.\(key)")
+                }
+            }
+        }
+        if let tls = try table(doc, "tls") {
+            for key in tls.keys {
+                switch key {
+                case "certificate": config.certificatePath = try string(tls, key, "tls.certificate")
+                case "key": config.keyPath = try string(tls, key, "tls.key")
+                default: throw .unknownSetting("tls.\(key)")
+                }
+            }
+        }
+        if let lmtp = try table(doc, "lmtp"), let domains = lmtp["local_domains"] {
+            guard case .array(let items) = domains else { throw .wrongType("lmtp.local_domains", expected: "array of strings", found: domains.typeName) }
+            config.localDomains = try items.map { item throws(ConfigError) -> String in
+                guard case .string(let s) = item, !s.isEmpty else { throw .wrongType("lmtp.local_domains", expected: "array of strings", found: item.typeName) }
+                return s.lowercased()
+            }
+        }
+        try config.limits.apply(doc, knownExtraKeys: ["lmtp.local_domains"])
+        if let dbs = try table(doc, "databases") {
+            for name in dbs.keys {
+                guard case .table(let t)? = dbs[name] else { throw .notATable("databases.\(name)") }
+                config.databaseQuotas[name] = try quotas(t, database: name)
+            }
+        }
+        return config
+    }
+
+    /// `[databases.NAME]` quotas; each 1...0x7FFF.
+    public static func quotas(_ t: TOMLTable, database: String) throws(ConfigError) -> DatabaseQuotas {
+        var q = DatabaseQuotas()
+        for key in t.keys {
+            let full = "databases.\(database).\(key)"
+            guard case .integer(let v)? = t[key] else { throw .wrongType(full, expected: "integer", found: t[key]?.typeName ?? "nothing") }
+            guard (1...0x7FFF).contains(v) else { throw .outOfRange(full, value: v, range: 1...0x7FFF) }
+            switch key {
+            case "named_props_quota": q.namedProps = Int(v)
+            case "replids_quota": q.replids = Int(v)
+            case "unauthenticated_named_props_quota": q.unauthenticatedNamedProps = Int(v)
+            default: throw .unknownSetting(full)
+            }
+        }
+        return q
+    }
+
+    private static func table(_ doc: TOMLTable, _ key: String) throws(ConfigError) -> TOMLTable? {
+        guard let v = doc[key] else { return nil }
+        guard case .table(let t) = v else { throw .notATable(key) }
+        return t
+    }
+
+    private static func string(_ t: TOMLTable, _ key: String, _ full: String) throws(ConfigError) -> String {
+        guard case .string(let s)? = t[key] else { throw .wrongType(full, expected: "string", found: t[key]?.typeName ?? "nothing") }
+        return s
+    }
+
+    private static func address(_ t: TOMLTable, _ key: String, _ full: String) throws(ConfigError) -> String? {
+        let s = try string(t, key, full)
+        if s.isEmpty { return nil }
+        guard ListenAddress(s) != nil else { throw .invalidValue(full, reason: "\"\(s)\" is not HOST:PORT") }
+        return s
+    }
+
+    /// Every effective value, one `key = value` line each (for `keep config check`).
+    public func describe() -> [String] {
+        var lines = [
+            "server.imap = \"\(imapAddress ?? "")\"",
+            "server.imaps = \"\(imapsAddress ?? "")\"",
+            "server.lmtp = \"\(lmtpAddress ?? "")\"",
+            "server.hostname = \"\(hostname)\"",
+            "server.require_tls_for_login = \(requireTLSForLogin)",
+            "tls.certificate = \"\(certificatePath)\"",
+            "tls.key = \"\(keyPath)\"",
+            "lmtp.local_domains = [\(localDomains.map { "\"\($0)\"" }.joined(separator: ", "))]",
+        ]
+        for s in Limits.settings {
+            lines.append("\(s.key) = \(limits[keyPath: s.keyPath])")
+        }
+        for (name, q) in databaseQuotas.sorted(by: { $0.key < $1.key }) {
+            lines.append("databases.\(name).named_props_quota = \(q.namedProps)")
+            lines.append("databases.\(name).replids_quota = \(q.replids)")
+            lines.append("databases.\(name).unauthenticated_named_props_quota = \(q.unauthenticatedNamedProps)")
+        }
+        return lines
+    }
+}
+
+/// `HOST:PORT` or `[V6]:PORT`; port 0 means any free port.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        let host: Substring, port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            port = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let p = Int(port), (0...65_535).contains(p) else { return nil }
+        self.host = String(host)
+        self.port = p
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

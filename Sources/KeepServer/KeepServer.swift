@@ -1,0 +1,114 @@
+public import Foundation
+public import KeepGuard
+import KeepIMAPServer
+import KeepLMTPServer
+public import KeepStore
+public import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+
+/// The running server: opens the store, binds the IMAP, IMAPS and LMTP listeners, and shuts down gracefully.
+/// Use `start()` then `shutdown()`, or run it as a swift-service-lifecycle `Service` (SIGTERM/SIGINT).
+public final class KeepServer: Service, @unchecked Sendable {
+    /// Where each listener was bound (port 0 resolved).
+    public struct BoundAddresses: Sendable {
+        public var imap: Int?
+        public var imaps: Int?
+        public var lmtp: Int?
+    }
+
+    public let config: KeepConfig
+    public let dataDirectory: URL
+    public let logger: Logger
+    public private(set) var store: SQLiteStore!
+    public private(set) var reporter: GuardReporter!
+    public private(set) var addresses = BoundAddresses()
+    private let group: MultiThreadedEventLoopGroup
+    private var channels: [any Channel] = []
+    private let storeOptions: StoreOptions
+
+    /// `storeOptions` lets tests lower password hashing cost; a server uses the defaults plus the config's quotas.
+    public init(config: KeepConfig, dataDirectory: URL, logger: Logger, storeOptions: StoreOptions = StoreOptions(),
+                threads: Int? = nil) {
+        self.config = config
+        self.dataDirectory = dataDirectory
+        self.logger = logger
+        var options = storeOptions
+        options.databaseQuotas.merge(config.databaseQuotas) { _, new in new }
+        options.maxMessageSize = max(config.limits.imapAppendLimit, config.limits.lmtpMaxMessageSize)
+        self.storeOptions = options
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
+    }
+
+    /// Opens the store and binds every configured listener. Logs `listening imap 127.0.0.1:PORT` for each.
+    public func start() async throws {
+        let store = try await SQLiteStore.open(dataDirectory: dataDirectory, options: storeOptions, logger: logger)
+        self.store = store
+        if try await store.listUsers().isEmpty {
+            logger.notice("no users yet: add one with `keep user add NAME --password-stdin --data \(dataDirectory.path)`")
+        }
+        let reporter = GuardReporter(logger: logger)
+        self.reporter = reporter
+        let tls = try TLSFiles.context(dataDirectory: dataDirectory, certificate: config.certificatePath, key: config.keyPath,
+                                       hostname: config.hostname, logger: logger)
+        let imapContext = IMAPServerContext(store: store, limits: config.limits, logger: logger, reporter: reporter, tls: tls,
+                                            requireTLSForLoginOffLoopback: config.requireTLSForLogin)
+        let lmtpContext = LMTPServerContext(store: store, limits: config.limits, reporter: reporter, logger: logger,
+                                            hostname: config.hostname, localDomains: config.localDomains)
+        let highWater = config.limits.imapMaxOutputBuffer
+        if let a = config.imapAddress {
+            addresses.imap = try await bind("imap", a, highWater: highWater) { channel in
+                try channel.pipeline.syncOperations.addHandler(IMAPConnectionHandler(context: imapContext, implicitTLS: false))
+            }
+        }
+        if let a = config.imapsAddress {
+            addresses.imaps = try await bind("imaps", a, highWater: highWater) { channel in
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                try channel.pipeline.syncOperations.addHandler(IMAPConnectionHandler(context: imapContext, implicitTLS: true))
+            }
+        }
+        if let a = config.lmtpAddress {
+            addresses.lmtp = try await bind("lmtp", a, highWater: 1 << 20) { channel in
+                try channel.pipeline.syncOperations.addHandler(LMTPConnectionHandler(context: lmtpContext))
+            }
+        }
+    }
+
+    private func bind(_ name: String, _ text: String, highWater: Int,
+                      _ initialize: @escaping @Sendable (any Channel) throws -> Void) async throws -> Int {
+        guard let address = ListenAddress(text) else { throw ConfigError.invalidValue("server.\(name)", reason: "\"\(text)\" is not HOST:PORT") }
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: min(64 * 1024, highWater / 2), high: highWater))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try initialize(channel) }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+        channels.append(channel)
+        let port = channel.localAddress?.port ?? address.port
+        logger.notice("listening \(name) \(address.host.contains(":") ? "[\(address.host)]" : address.host):\(port)")
+        return port
+    }
+
+    /// Stops accepting, closes connections and the store.
+    public func shutdown() async {
+        for c in channels { try? await c.close() }
+        channels.removeAll()
+        reporter?.flush()
+        try? await group.shutdownGracefully()
+        try? await store?.close()
+        logger.notice("keep stopped")
+    }
+
+    /// Runs until SIGTERM/SIGINT (graceful shutdown from the service group).
+    public func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+}

@@ -1,0 +1,243 @@
+public import Foundation
+import GRDB
+
+/// How a named property is identified within its property set: by a numeric id (LID) or by a string name.
+public enum NamedPropertyKey: Sendable, Hashable {
+    case lid(UInt32)
+    /// Names compare case-insensitively (ASCII); the first spelling created is kept.
+    case name(String)
+
+    var displayValue: String {
+        switch self {
+        case .lid(let lid): return String(format: "0x%08X", lid)
+        case .name(let name): return name
+        }
+    }
+}
+
+/// One row of a database's named-property table.
+public struct NamedProperty: Sendable, Hashable {
+    /// 0x8000...0xFFFE.
+    public var id: UInt16
+    public var guid: UUID
+    public var key: NamedPropertyKey
+    public var createdBy: String
+    public var createdAt: Date
+}
+
+/// The state of a database's quota-limited tables.
+public struct DatabaseStats: Sendable, Hashable {
+    public var database: String
+    /// Named properties created by users (counted against `namedPropsQuota`).
+    public var namedProps: Int
+    public var namedPropsQuota: Int
+    /// Named properties created by unauthenticated principals.
+    public var unauthenticatedNamedProps: Int
+    public var unauthenticatedNamedPropsQuota: Int
+    /// Every row of the named-property table, including the store's own.
+    public var namedPropsTotal: Int
+    /// Replica ids created by principals other than the store itself.
+    public var replids: Int
+    public var replidsQuota: Int
+    /// Every row of the replica-id table, including the database's own (replica id 1).
+    public var replidsTotal: Int
+}
+
+/// Well-known property sets.
+public enum PropertySet {
+    /// PS_PUBLIC_STRINGS: IMAP keywords are named properties of kind name in this set.
+    public static let publicStrings = UUID(uuidString: "00020329-0000-0000-C000-000000000046")!
+}
+
+extension Principal {
+    /// The quota pool a principal's creations count against.
+    var creatorKind: String {
+        switch self {
+        case .system: return "system"
+        case .user: return "user"
+        case .unauthenticated: return "unauthenticated"
+        }
+    }
+}
+
+/// The rules of the named-property and replica-id tables, run inside a mailbox database's write transaction.
+/// Quota events are collected in `events` and recorded by the caller after the transaction, committed or not.
+struct QuotaTables {
+    static let firstPropID = 0x8000
+    static let lastPropID = 0xFFFE
+    static let maxReplID = 0x7FFF
+    /// A warning is raised when a creation leaves the pool this close to its quota.
+    static let warningMargin = 20
+
+    var database: String
+    var quotas: DatabaseQuotas
+    var events: PendingEvents
+
+    // MARK: Named properties
+
+    func lookupNamedProperty(_ db: Database, guid: UUID, key: NamedPropertyKey) throws -> UInt16? {
+        let id: Int64?
+        switch key {
+        case .lid(let lid):
+            id = try Int64.fetchOne(db, sql: "SELECT propid FROM named_props WHERE kind = 'lid' AND guid = ? AND lid = ?",
+                                    arguments: [guid.bytes, Int64(lid)])
+        case .name(let name):
+            id = try Int64.fetchOne(db, sql: """
+                SELECT propid FROM named_props WHERE kind = 'name' AND guid = ? AND name = ? COLLATE NOCASE
+                """, arguments: [guid.bytes, name])
+        }
+        return id.map { UInt16($0) }
+    }
+
+    /// The property id of `(guid, key)`, created for `principal` when `create` is set and it does not exist yet.
+    func namedPropertyID(_ db: Database, guid: UUID, key: NamedPropertyKey, create: Bool,
+                         principal: Principal) throws -> UInt16? {
+        if let id = try lookupNamedProperty(db, guid: guid, key: key) { return id }
+        guard create else { return nil }
+
+        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props") ?? 0
+        let pool: (count: Int, quota: Int)?
+        switch principal {
+        case .system: pool = nil
+        case .user:
+            pool = (try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props WHERE creator_kind = 'user'") ?? 0,
+                    quotas.namedProps)
+        case .unauthenticated:
+            pool = (try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM named_props WHERE creator_kind = 'unauthenticated'
+                """) ?? 0, quotas.unauthenticatedNamedProps)
+        }
+        let tableFull = total >= Self.lastPropID - Self.firstPropID + 1
+        if tableFull || (pool.map { $0.count >= $0.quota } ?? false) {
+            let quota = tableFull ? Self.lastPropID - Self.firstPropID + 1 : pool!.quota
+            events.append(PendingEvent(
+                eventID: StoreEventID.namedPropsQuotaError, type: .error, source: "msgidNamedPropsQuotaError",
+                database: database, principal: principal.description,
+                message: """
+                    Failed to create a new named property for database "\(database)" because the number of named \
+                    properties reached the quota limit (\(quota)).
+                    User attempting to create the named property: \(principal)
+                    Named property GUID: \(guid.uuidString)
+                    Named property name/id: \(key.displayValue)
+                    """,
+                fields: ["database": database, "current": String(pool?.count ?? total), "quota": String(quota),
+                         "user": principal.description, "guid": guid.uuidString, "name": key.displayValue]))
+            throw StoreError.namedPropertyQuotaReached(database: database, quota: quota)
+        }
+
+        let next = (try Int.fetchOne(db, sql: "SELECT max(propid) FROM named_props")).map { $0 + 1 } ?? Self.firstPropID
+        guard next <= Self.lastPropID else { throw StoreError.corrupt("named-property ids exhausted in \(database)") }
+        let (lid, name): (Int64?, String?)
+        switch key {
+        case .lid(let l): (lid, name) = (Int64(l), nil)
+        case .name(let n): (lid, name) = (nil, n)
+        }
+        try db.execute(sql: """
+            INSERT INTO named_props(propid, guid, kind, lid, name, created_by, creator_kind, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [next, guid.bytes, lid == nil ? "name" : "lid", lid, name, principal.description,
+                             principal.creatorKind, Date().timeIntervalSince1970])
+
+        if let pool, pool.count + 1 >= pool.quota - Self.warningMargin {
+            let current = pool.count + 1
+            events.append(PendingEvent(
+                eventID: StoreEventID.namedPropsQuotaWarning, type: .warning, source: "msgidNamedPropsQuotaWarning",
+                database: database, principal: principal.description,
+                message: """
+                    The number of named properties created for database "\(database)" is close to quota limit.
+                    Current number of named properties: \(current)
+                    Quota limit for named properties: \(pool.quota)
+                    User attempting to create the named property: \(principal)
+                    Named property GUID: \(guid.uuidString)
+                    Named property name/id: \(key.displayValue)
+                    """,
+                fields: ["database": database, "current": String(current), "quota": String(pool.quota),
+                         "user": principal.description, "guid": guid.uuidString, "name": key.displayValue]))
+        }
+        return UInt16(next)
+    }
+
+    static func namedProperty(_ db: Database, id: UInt16) throws -> NamedProperty? {
+        try Row.fetchOne(db, sql: "SELECT * FROM named_props WHERE propid = ?", arguments: [Int64(id)])
+            .flatMap(namedProperty(from:))
+    }
+
+    static func namedProperty(from row: Row) -> NamedProperty? {
+        guard let guid = UUID(bytes: row["guid"]) else { return nil }
+        let kind: String = row["kind"]
+        let key: NamedPropertyKey
+        if kind == "lid" {
+            let lid: Int64 = row["lid"]
+            key = .lid(UInt32(truncatingIfNeeded: lid))
+        } else {
+            key = .name(row["name"])
+        }
+        let propid: Int64 = row["propid"]
+        return NamedProperty(id: UInt16(propid), guid: guid, key: key, createdBy: row["created_by"],
+                             createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    }
+
+    // MARK: Replica ids
+
+    /// The replica id of `guid`; with `create`, a new one is allocated for `principal` when there is none.
+    /// Lookups never allocate.
+    func replicaID(_ db: Database, guid: UUID, create: Bool, principal: Principal) throws -> UInt16? {
+        if let id = try Int64.fetchOne(db, sql: "SELECT replid FROM replids WHERE guid = ?", arguments: [guid.bytes]) {
+            return UInt16(id)
+        }
+        guard create else { return nil }
+        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM replids") ?? 0
+        let counted = try Int.fetchOne(db, sql: "SELECT count(*) FROM replids WHERE creator_kind <> 'system'") ?? 0
+        let tableFull = total >= Self.maxReplID
+        let overQuota = principal != .system && counted >= quotas.replids
+        if tableFull || overQuota {
+            let quota = tableFull ? Self.maxReplID : quotas.replids
+            events.append(PendingEvent(
+                eventID: StoreEventID.replidsQuotaError, type: .error, source: "msgidReplidsQuotaError",
+                database: database, principal: principal.description,
+                message: """
+                    Failed to create a new replica identifier for database "\(database)" because the number of \
+                    replica identifiers reached the quota limit (\(quota)).
+                    User attempting to create the replica identifier: \(principal)
+                    """,
+                fields: ["database": database, "current": String(counted), "quota": String(quota),
+                         "user": principal.description, "guid": guid.uuidString]))
+            throw StoreError.replicaIDQuotaReached(database: database, quota: quota)
+        }
+        let next = (try Int.fetchOne(db, sql: "SELECT max(replid) FROM replids")).map { $0 + 1 } ?? 1
+        guard next <= Self.maxReplID else { throw StoreError.corrupt("replica ids exhausted in \(database)") }
+        try db.execute(sql: """
+            INSERT INTO replids(replid, guid, created_by, creator_kind, created_at) VALUES (?, ?, ?, ?, ?)
+            """, arguments: [next, guid.bytes, principal.description, principal.creatorKind,
+                             Date().timeIntervalSince1970])
+        if principal != .system, counted + 1 >= quotas.replids - Self.warningMargin {
+            let current = counted + 1
+            events.append(PendingEvent(
+                eventID: StoreEventID.replidsQuotaWarning, type: .warning, source: "msgidReplidsQuotaWarning",
+                database: database, principal: principal.description,
+                message: """
+                    The number of replica identifiers created for database "\(database)" is close to quota limit.
+                    Current number of replica identifiers: \(current)
+                    Quota limit for replica identifiers: \(quotas.replids)
+                    User attempting to create the replica identifier: \(principal)
+                    """,
+                fields: ["database": database, "current": String(current), "quota": String(quotas.replids),
+                         "user": principal.description, "guid": guid.uuidString]))
+        }
+        return UInt16(next)
+    }
+
+    static func stats(_ db: Database, database: String, quotas: DatabaseQuotas) throws -> DatabaseStats {
+        func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql) ?? 0 }
+        return DatabaseStats(
+            database: database,
+            namedProps: try count("SELECT count(*) FROM named_props WHERE creator_kind = 'user'"),
+            namedPropsQuota: quotas.namedProps,
+            unauthenticatedNamedProps: try count("SELECT count(*) FROM named_props WHERE creator_kind = 'unauthenticated'"),
+            unauthenticatedNamedPropsQuota: quotas.unauthenticatedNamedProps,
+            namedPropsTotal: try count("SELECT count(*) FROM named_props"),
+            replids: try count("SELECT count(*) FROM replids WHERE creator_kind <> 'system'"),
+            replidsQuota: quotas.replids,
+            replidsTotal: try count("SELECT count(*) FROM replids"))
+    }
+}

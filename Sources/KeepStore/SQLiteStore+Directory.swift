@@ -1,0 +1,184 @@
+import Foundation
+import GRDB
+import Logging
+
+/// A user resolved for one call: the directory's spelling and the open mailbox database holding the mailbox.
+struct ResolvedUser: Sendable {
+    var info: UserInfo
+    var mdb: MailboxDatabase
+    /// The `folders.owner` value: the user name in lower case.
+    var owner: String { info.name.lowercased() }
+}
+
+extension SQLiteStore {
+    static func validateUserName(_ name: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@+")
+        guard (1...64).contains(name.count), name.allSatisfy(allowed.contains) else {
+            throw StoreError.invalidUserName(name)
+        }
+    }
+
+    static func validateDatabaseName(_ name: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+        guard (1...64).contains(name.count), name.allSatisfy(allowed.contains) else {
+            throw StoreError.invalidDatabaseName(name)
+        }
+    }
+
+    /// Looks the user up in the directory (never cached) and opens their database.
+    func resolve(user name: String) async throws -> ResolvedUser {
+        let found = try await directory.read { db -> (UserInfo, mounted: Bool)? in
+            try Row.fetchOne(db, sql: """
+                SELECT u.name AS name, d.name AS database, d.mounted AS mounted
+                FROM users u JOIN databases d ON d.name = u.database WHERE u.name = ?
+                """, arguments: [name]).map { (UserInfo(name: $0["name"], database: $0["database"]), $0["mounted"]) }
+        }
+        guard let (info, mounted) = found else { throw StoreError.noSuchUser(name) }
+        guard mounted else { throw StoreError.databaseUnavailable(info.database) }
+        return ResolvedUser(info: info, mdb: try await mailboxDatabase(named: info.database))
+    }
+
+    // MARK: Users
+
+    public func authenticate(user: String, password: String) async throws -> UserInfo? {
+        let found = try await directory.read { db -> (UserInfo, password: String)? in
+            try Row.fetchOne(db, sql: "SELECT name, database, password FROM users WHERE name = ?", arguments: [user])
+                .map { (UserInfo(name: $0["name"], database: $0["database"]), $0["password"]) }
+        }
+        let hasher = self.hasher
+        // The same derivation runs whether or not the user exists (against a dummy hash when not).
+        let matches = try await offload { hasher.verify(password, against: found?.password) }
+        guard matches, let found else { return nil }
+        return found.0
+    }
+
+    public func addUser(_ name: String, password: String, database: String?) async throws -> UserInfo {
+        try Self.validateUserName(name)
+        let hasher = self.hasher
+        let hash = try await offload { try hasher.hash(password) }
+        let info = try await directory.write { db -> UserInfo in
+            let databaseName: String
+            if let database {
+                guard let found = try String.fetchOne(db, sql: "SELECT name FROM databases WHERE name = ?",
+                                                      arguments: [database])
+                else { throw StoreError.noSuchDatabase(database) }
+                databaseName = found
+            } else {
+                guard let first = try String.fetchOne(db, sql: """
+                    SELECT name FROM databases WHERE kind = 'private' ORDER BY id LIMIT 1
+                    """) else { throw StoreError.noSuchDatabase("(no private database)") }
+                databaseName = first
+            }
+            if let existing = try String.fetchOne(db, sql: "SELECT name FROM users WHERE name = ?", arguments: [name]) {
+                throw StoreError.userExists(existing)
+            }
+            try db.execute(sql: "INSERT INTO users(name, password, database, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [name, hash, databaseName, Date().timeIntervalSince1970])
+            return UserInfo(name: name, database: databaseName)
+        }
+        let resolved = try await resolve(user: info.name)
+        // A mailbox left behind by an earlier user of the same name is not inherited.
+        try await deleteMailbox(of: resolved)
+        _ = try await ensureInbox(resolved)
+        logger.info("added user \(info.name) in database \(info.database)")
+        return info
+    }
+
+    public func setPassword(user: String, password: String) async throws {
+        let hasher = self.hasher
+        let hash = try await offload { try hasher.hash(password) }
+        let changed = try await directory.write { db in
+            try db.execute(sql: "UPDATE users SET password = ? WHERE name = ?", arguments: [hash, user])
+            return db.changesCount
+        }
+        guard changed > 0 else { throw StoreError.noSuchUser(user) }
+    }
+
+    public func removeUser(_ name: String) async throws {
+        let resolved = try? await resolve(user: name)
+        let removed = try await directory.write { db in
+            try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name])
+            return db.changesCount
+        }
+        guard removed > 0 else { throw StoreError.noSuchUser(name) }
+        if let resolved {
+            do { try await deleteMailbox(of: resolved) } catch {
+                logger.error("user \(name) removed, but their mailbox could not be deleted: \(error)")
+            }
+        }
+        logger.info("removed user \(name)")
+    }
+
+    public func listUsers() async throws -> [UserInfo] {
+        try await directory.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, database FROM users ORDER BY name COLLATE NOCASE")
+                .map { UserInfo(name: $0["name"], database: $0["database"]) }
+        }
+    }
+
+    public func user(named name: String) async throws -> UserInfo? {
+        try await directory.read { db in
+            try Row.fetchOne(db, sql: "SELECT name, database FROM users WHERE name = ?", arguments: [name])
+                .map { UserInfo(name: $0["name"], database: $0["database"]) }
+        }
+    }
+
+    /// Deletes every folder and message a user owns in their database.
+    private func deleteMailbox(of user: ResolvedUser) async throws {
+        let owner = user.owner
+        let folders = try await user.mdb.pool.write { db -> [Int64] in
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM folders WHERE owner = ?", arguments: [owner])
+            for id in ids { try Self.deleteFolderRows(db, folderID: id) }
+            return ids
+        }
+        for id in folders {
+            watchers.notify(FolderChangeNotice(folderID: StoreID(rawValue: UInt64(id)), highestModSeq: 0))
+        }
+    }
+
+    // MARK: Databases
+
+    public func createDatabase(_ name: String, kind: DatabaseKind) async throws -> DatabaseInfo {
+        try Self.validateDatabaseName(name)
+        let guid = UUID().uuidString
+        try await directory.write { db in
+            if let existing = try String.fetchOne(db, sql: "SELECT name FROM databases WHERE name = ?",
+                                                  arguments: [name]) {
+                throw StoreError.databaseExists(existing)
+            }
+            try db.execute(sql: "INSERT INTO databases(name, kind, guid, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [name, kind.rawValue, guid, Date().timeIntervalSince1970])
+        }
+        _ = try await mailboxDatabase(named: name)
+        logger.info("created mailbox database \(name) (\(kind.rawValue))")
+        return DatabaseInfo(name: name, kind: kind, guid: guid, mounted: true)
+    }
+
+    public func listDatabases() async throws -> [DatabaseInfo] {
+        try await directory.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, kind, guid, mounted FROM databases ORDER BY id").map {
+                DatabaseInfo(name: $0["name"], kind: DatabaseKind(rawValue: $0["kind"]) ?? .private,
+                             guid: $0["guid"], mounted: $0["mounted"])
+            }
+        }
+    }
+
+    /// A value from the directory's server state (e.g. `server_guid`).
+    public func serverState(_ key: String) async throws -> String? {
+        try await directory.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM server_state WHERE key = ?", arguments: [key])
+        }
+    }
+
+    /// Sets a value in the directory's server state.
+    public func setServerState(_ key: String, _ value: String?) async throws {
+        try await directory.write { db in
+            if let value {
+                try db.execute(sql: "INSERT OR REPLACE INTO server_state(key, value) VALUES (?, ?)",
+                               arguments: [key, value])
+            } else {
+                try db.execute(sql: "DELETE FROM server_state WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+}

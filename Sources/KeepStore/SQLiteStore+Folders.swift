@@ -1,0 +1,302 @@
+import Foundation
+import GRDB
+
+/// A `folders` row.
+struct FolderRecord: Sendable {
+    var id: Int64
+    var name: String
+    var uidValidity: UInt32
+    var uidNext: UInt32
+    var highestModSeq: UInt64
+    var subscribed: Bool
+    var specialUse: SpecialUse?
+
+    init(row: Row) {
+        id = row["id"]
+        name = row["name"]
+        uidValidity = UInt32(truncatingIfNeeded: row["uidvalidity"] as Int64)
+        uidNext = UInt32(truncatingIfNeeded: row["uidnext"] as Int64)
+        highestModSeq = UInt64(row["highestmodseq"] as Int64)
+        subscribed = row["subscribed"]
+        specialUse = (row["special_use"] as String?).flatMap(SpecialUse.init(rawValue:))
+    }
+
+    var storeID: StoreID { StoreID(rawValue: UInt64(id)) }
+
+    var info: FolderInfo {
+        FolderInfo(id: storeID, name: name, uidValidity: uidValidity, uidNext: uidNext, highestModSeq: highestModSeq,
+                   subscribed: subscribed, specialUse: specialUse)
+    }
+
+    var notice: FolderChangeNotice { FolderChangeNotice(folderID: storeID, highestModSeq: highestModSeq) }
+}
+
+/// Row-level helpers shared by folder and message operations; all run inside a mailbox database transaction.
+enum MailboxSQL {
+    static let folderColumns = "id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use"
+
+    static func folder(_ db: Database, owner: String, name: String) throws -> FolderRecord? {
+        try Row.fetchOne(db, sql: "SELECT \(folderColumns) FROM folders WHERE owner = ? AND name = ?",
+                         arguments: [owner, name]).map(FolderRecord.init(row:))
+    }
+
+    static func folder(_ db: Database, owner: String, id: StoreID) throws -> FolderRecord? {
+        try Row.fetchOne(db, sql: "SELECT \(folderColumns) FROM folders WHERE owner = ? AND id = ?",
+                         arguments: [owner, Int64(bitPattern: id.rawValue)]).map(FolderRecord.init(row:))
+    }
+
+    static func requireFolder(_ db: Database, owner: String, name: String) throws -> FolderRecord {
+        guard let folder = try folder(db, owner: owner, name: name) else { throw StoreError.noSuchFolder(name) }
+        return folder
+    }
+
+    static func requireFolder(_ db: Database, owner: String, id: StoreID) throws -> FolderRecord {
+        guard let folder = try folder(db, owner: owner, id: id) else { throw StoreError.noSuchFolder("\(id)") }
+        return folder
+    }
+
+    /// Takes `count` values of the database's 48-bit counter; returns the first.
+    static func allocateCounter(_ db: Database, count: Int = 1) throws -> UInt64 {
+        guard let first = try Int64.fetchOne(db, sql: "SELECT counter FROM meta WHERE id = 1") else {
+            throw StoreError.corrupt("mailbox database has no meta row")
+        }
+        guard first + Int64(count) < (1 << 48) else { throw StoreError.corrupt("store id counter exhausted") }
+        try db.execute(sql: "UPDATE meta SET counter = counter + ? WHERE id = 1", arguments: [count])
+        return UInt64(first)
+    }
+
+    /// A new UIDVALIDITY: the current time in seconds, but always above every value this database gave before.
+    static func allocateUIDValidity(_ db: Database) throws -> UInt32 {
+        let next = try Int64.fetchOne(db, sql: "SELECT next_uidvalidity FROM meta WHERE id = 1") ?? 1
+        var value = max(next, Int64(Date().timeIntervalSince1970)) & 0xFFFF_FFFF
+        if value == 0 { value = 1 }
+        try db.execute(sql: "UPDATE meta SET next_uidvalidity = ? WHERE id = 1", arguments: [value + 1])
+        return UInt32(value)
+    }
+
+    static func insertFolder(_ db: Database, owner: String, name: String, specialUse: SpecialUse?) throws
+        -> FolderRecord
+    {
+        let id = StoreID(replicaID: 1, counter: try allocateCounter(db))
+        try db.execute(sql: """
+            INSERT INTO folders(id, owner, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use,
+                                created_at)
+            VALUES (?, ?, ?, ?, 1, 1, 1, ?, ?)
+            """, arguments: [Int64(bitPattern: id.rawValue), owner, name, Int64(try allocateUIDValidity(db)),
+                             specialUse?.rawValue, Date().timeIntervalSince1970])
+        return try requireFolder(db, owner: owner, id: id)
+    }
+
+    /// Takes the folder's next modseq and stores it as its HIGHESTMODSEQ.
+    static func bumpModSeq(_ db: Database, folder: inout FolderRecord) throws -> UInt64 {
+        folder.highestModSeq += 1
+        try db.execute(sql: "UPDATE folders SET highestmodseq = ? WHERE id = ?",
+                       arguments: [Int64(folder.highestModSeq), folder.id])
+        return folder.highestModSeq
+    }
+
+    /// Takes `count` UIDs of the folder; returns the first.
+    static func allocateUIDs(_ db: Database, folder: inout FolderRecord, count: Int) throws -> UInt32 {
+        let first = folder.uidNext
+        guard UInt64(first) + UInt64(count) <= UInt64(UInt32.max) else {
+            throw StoreError.corrupt("UID space of \(folder.name) exhausted")
+        }
+        folder.uidNext = first + UInt32(count)
+        try db.execute(sql: "UPDATE folders SET uidnext = ? WHERE id = ?", arguments: [Int64(folder.uidNext), folder.id])
+        return first
+    }
+
+    /// Deletes bodies no message refers to any more, among `candidates`.
+    static func deleteUnreferencedBodies(_ db: Database, candidates: [Int64]) throws {
+        for chunk in candidates.chunked(500) {
+            let marks = chunk.map { _ in "?" }.joined(separator: ",")
+            try db.execute(sql: """
+                DELETE FROM bodies WHERE id IN (\(marks))
+                AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.body_id = bodies.id)
+                """, arguments: StatementArguments(chunk))
+        }
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0 ..< Swift.min($0 + size, count)] }
+    }
+}
+
+extension SQLiteStore {
+    /// Creates the user's INBOX when it is missing (a user added while their database was unavailable).
+    @discardableResult
+    func ensureInbox(_ user: ResolvedUser) async throws -> FolderRecord {
+        let owner = user.owner
+        return try await user.mdb.pool.write { db in
+            if let inbox = try MailboxSQL.folder(db, owner: owner, name: FolderName.inbox) { return inbox }
+            return try MailboxSQL.insertFolder(db, owner: owner, name: FolderName.inbox, specialUse: nil)
+        }
+    }
+
+    /// Deletes a folder's messages, tombstones, keywords and no longer referenced bodies, then the folder.
+    static func deleteFolderRows(_ db: Database, folderID: Int64) throws {
+        let bodies = try Int64.fetchAll(db, sql: "SELECT DISTINCT body_id FROM messages WHERE folder_id = ?",
+                                        arguments: [folderID])
+        try db.execute(sql: "DELETE FROM messages WHERE folder_id = ?", arguments: [folderID])
+        try db.execute(sql: "DELETE FROM expunged WHERE folder_id = ?", arguments: [folderID])
+        try db.execute(sql: "DELETE FROM folders WHERE id = ?", arguments: [folderID])
+        try MailboxSQL.deleteUnreferencedBodies(db, candidates: bodies)
+    }
+
+    public func listFolders(user: String) async throws -> [FolderInfo] {
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        var folders = try await resolved.mdb.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(MailboxSQL.folderColumns) FROM folders WHERE owner = ? ORDER BY name",
+                             arguments: [owner]).map { FolderRecord(row: $0).info }
+        }
+        if !folders.contains(where: { $0.name == FolderName.inbox }) {
+            folders.insert(try await ensureInbox(resolved).info, at: 0)
+        }
+        return folders
+    }
+
+    public func createFolder(user: String, name: String, specialUse: SpecialUse?) async throws -> FolderInfo {
+        let canonical = try FolderName.canonicalForCreate(name)
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        return try await resolved.mdb.pool.write { db in
+            if try MailboxSQL.folder(db, owner: owner, name: canonical) != nil {
+                throw StoreError.folderExists(canonical)
+            }
+            return try MailboxSQL.insertFolder(db, owner: owner, name: canonical, specialUse: specialUse).info
+        }
+    }
+
+    public func deleteFolder(user: String, name: String) async throws {
+        let canonical = try FolderName.canonical(name)
+        guard canonical != FolderName.inbox else { throw StoreError.cannotDeleteInbox }
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        let deleted = try await resolved.mdb.pool.write { db in
+            let folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
+            let (lower, upper) = FolderName.childRange(of: canonical)
+            if try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM folders WHERE owner = ? AND name >= ? AND name < ?)
+                """, arguments: [owner, lower, upper]) == true {
+                throw StoreError.folderHasChildren(canonical)
+            }
+            try Self.deleteFolderRows(db, folderID: folder.id)
+            return folder
+        }
+        watchers.notify(FolderChangeNotice(folderID: deleted.storeID, highestModSeq: deleted.highestModSeq + 1))
+    }
+
+    public func renameFolder(user: String, from: String, to: String) async throws {
+        let source = try FolderName.canonical(from)
+        let target = try FolderName.canonicalForCreate(to)
+        guard target != FolderName.inbox else { throw StoreError.folderExists(FolderName.inbox) }
+        if target == source { throw StoreError.folderExists(target) }
+        if target.hasPrefix(source + "/") {
+            throw StoreError.invalidFolderName(to, reason: "a mailbox cannot be moved below itself")
+        }
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        let notices = try await resolved.mdb.pool.write { db -> [FolderChangeNotice] in
+            var folder = try MailboxSQL.requireFolder(db, owner: owner, name: source)
+            if try MailboxSQL.folder(db, owner: owner, name: target) != nil { throw StoreError.folderExists(target) }
+
+            if source == FolderName.inbox {
+                // RFC 9051 §6.3.6: INBOX's messages move to a new folder; INBOX stays, empty. Children of INBOX
+                // stay where they are.
+                var destination = try MailboxSQL.insertFolder(db, owner: owner, name: target, specialUse: nil)
+                let uids = try Int64.fetchAll(db, sql: "SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid",
+                                              arguments: [folder.id])
+                let modseq = try MailboxSQL.bumpModSeq(db, folder: &folder)
+                destination.uidNext = folder.uidNext
+                destination.highestModSeq = modseq
+                try db.execute(sql: "UPDATE folders SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+                               arguments: [Int64(destination.uidNext), Int64(modseq), destination.id])
+                try db.execute(sql: "UPDATE messages SET folder_id = ?, modseq = ? WHERE folder_id = ?",
+                               arguments: [destination.id, Int64(modseq), folder.id])
+                for uid in uids {
+                    try db.execute(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)",
+                                   arguments: [folder.id, uid, Int64(modseq)])
+                }
+                return [folder.notice]
+            }
+
+            let (lower, upper) = FolderName.childRange(of: source)
+            let children = try Row.fetchAll(db, sql: """
+                SELECT id, name FROM folders WHERE owner = ? AND name >= ? AND name < ?
+                """, arguments: [owner, lower, upper])
+            var renames: [(id: Int64, name: String)] = [(folder.id, target)]
+            for child in children {
+                let name: String = child["name"]
+                renames.append((child["id"], target + name.dropFirst(source.count)))
+            }
+            for rename in renames.dropFirst() {
+                guard rename.name.utf8.count <= FolderName.maxBytes else {
+                    throw StoreError.invalidFolderName(rename.name, reason: "the name is longer than 255 bytes")
+                }
+                if try MailboxSQL.folder(db, owner: owner, name: rename.name) != nil {
+                    throw StoreError.folderExists(rename.name)
+                }
+            }
+            for rename in renames {
+                try db.execute(sql: "UPDATE folders SET name = ? WHERE id = ?", arguments: [rename.name, rename.id])
+            }
+            return []
+        }
+        watchers.notify(notices)
+    }
+
+    public func setSubscribed(user: String, name: String, _ subscribed: Bool) async throws {
+        let canonical = try FolderName.canonical(name)
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        try await resolved.mdb.pool.write { db in
+            let folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
+            try db.execute(sql: "UPDATE folders SET subscribed = ? WHERE id = ?", arguments: [subscribed, folder.id])
+        }
+    }
+
+    public func folderStatus(user: String, name: String) async throws -> FolderStatus {
+        let canonical = try FolderName.canonical(name)
+        let resolved = try await resolve(user: user)
+        if canonical == FolderName.inbox { try await ensureInbox(resolved) }
+        let owner = resolved.owner
+        return try await resolved.mdb.pool.read { db in
+            let folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
+            let row = try Row.fetchOne(db, sql: """
+                SELECT count(*) AS messages,
+                       coalesce(sum(flags & 1 = 0), 0) AS unseen,
+                       coalesce(sum(flags & 8 <> 0), 0) AS deleted,
+                       coalesce(sum(size), 0) AS size
+                FROM messages WHERE folder_id = ?
+                """, arguments: [folder.id])!
+            return FolderStatus(messages: row["messages"], unseen: row["unseen"], deleted: row["deleted"],
+                                size: row["size"], uidNext: folder.uidNext, uidValidity: folder.uidValidity,
+                                highestModSeq: folder.highestModSeq)
+        }
+    }
+
+    public func openFolder(user: String, name: String) async throws -> FolderSnapshot {
+        let canonical = try FolderName.canonical(name)
+        let resolved = try await resolve(user: user)
+        if canonical == FolderName.inbox { try await ensureInbox(resolved) }
+        let owner = resolved.owner
+        return try await resolved.mdb.pool.read { db in
+            let folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, uid, modseq, flags FROM messages WHERE folder_id = ? ORDER BY uid
+                """, arguments: [folder.id])
+            let keywords = try MessageSQL.keywordsOfFolder(db, folderID: folder.id)
+            let messages = rows.map { row -> MessageSummary in
+                let id: Int64 = row["id"]
+                return MessageSummary(
+                    uid: UInt32(truncatingIfNeeded: row["uid"] as Int64),
+                    flags: MessageFlags(system: SystemFlags(rawValue: row["flags"]), keywords: keywords[id] ?? []),
+                    modSeq: UInt64(row["modseq"] as Int64))
+            }
+            return FolderSnapshot(folder: folder.info, messages: messages)
+        }
+    }
+}

@@ -1,0 +1,386 @@
+public import Foundation
+import GRDB
+
+/// Message-level helpers run inside mailbox database transactions.
+enum MessageSQL {
+    /// Keyword names of every message of a folder, keyed by message id, in property-id order.
+    static func keywordsOfFolder(_ db: Database, folderID: Int64) throws -> [Int64: [String]] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT mk.message_id AS message_id, np.name AS name
+            FROM message_keywords mk
+            JOIN messages m ON m.id = mk.message_id
+            JOIN named_props np ON np.propid = mk.propid
+            WHERE m.folder_id = ?
+            ORDER BY mk.message_id, mk.propid
+            """, arguments: [folderID])
+        var result: [Int64: [String]] = [:]
+        for row in rows { result[row["message_id"], default: []].append(row["name"]) }
+        return result
+    }
+
+    /// Keyword property ids of the given messages.
+    static func keywordIDs(_ db: Database, messageIDs: [Int64]) throws -> [Int64: [UInt16]] {
+        var result: [Int64: [UInt16]] = [:]
+        for chunk in messageIDs.chunked(500) {
+            let marks = chunk.map { _ in "?" }.joined(separator: ",")
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT message_id, propid FROM message_keywords WHERE message_id IN (\(marks))
+                ORDER BY message_id, propid
+                """, arguments: StatementArguments(chunk))
+            for row in rows { result[row["message_id"], default: []].append(UInt16(row["propid"] as Int64)) }
+        }
+        return result
+    }
+
+    /// Names of keyword property ids.
+    static func keywordNames(_ db: Database, ids: Set<UInt16>) throws -> [UInt16: String] {
+        var result: [UInt16: String] = [:]
+        for chunk in Array(ids).chunked(500) {
+            let marks = chunk.map { _ in "?" }.joined(separator: ",")
+            let rows = try Row.fetchAll(db, sql: "SELECT propid, name FROM named_props WHERE propid IN (\(marks))",
+                                        arguments: StatementArguments(chunk.map { Int64($0) }))
+            for row in rows { result[UInt16(row["propid"] as Int64)] = row["name"] }
+        }
+        return result
+    }
+
+    /// The property ids of keywords (each a PS_PUBLIC_STRINGS name), created for `principal` when `create` is set;
+    /// keywords that do not exist and are not created are left out. Duplicates (ignoring case) collapse.
+    static func keywordIDs(_ db: Database, keywords: [String], create: Bool, principal: Principal,
+                           tables: QuotaTables) throws -> [UInt16] {
+        var ids: [UInt16] = []
+        for keyword in keywords where !keyword.isEmpty {
+            if let id = try tables.namedPropertyID(db, guid: PropertySet.publicStrings, key: .name(keyword),
+                                                   create: create, principal: principal),
+                !ids.contains(id) {
+                ids.append(id)
+            }
+        }
+        return ids.sorted()
+    }
+
+    static func summary(uid: Int64, flags: Int, keywords: [UInt16], modseq: UInt64,
+                        names: [UInt16: String]) -> MessageSummary {
+        MessageSummary(uid: UInt32(truncatingIfNeeded: uid),
+                       flags: MessageFlags(system: SystemFlags(rawValue: flags),
+                                           keywords: keywords.sorted().compactMap { names[$0] }),
+                       modSeq: modseq)
+    }
+
+    /// The messages of a folder with the given UIDs (ascending), as (id, uid, flags, modseq).
+    static func messages(_ db: Database, folderID: Int64, uids: [UInt32], extraColumns: String = "") throws -> [Row] {
+        var rows: [Row] = []
+        let sorted = Array(Set(uids)).sorted()
+        for chunk in sorted.chunked(500) {
+            let marks = chunk.map { _ in "?" }.joined(separator: ",")
+            var arguments: StatementArguments = [folderID]
+            arguments += StatementArguments(chunk.map { Int64($0) })
+            rows += try Row.fetchAll(db, sql: """
+                SELECT id, uid, flags, modseq\(extraColumns) FROM messages
+                WHERE folder_id = ? AND uid IN (\(marks)) ORDER BY uid
+                """, arguments: arguments)
+        }
+        return rows
+    }
+}
+
+extension SQLiteStore {
+    public func changes(user: String, folder: StoreID, sinceModSeq: UInt64) async throws -> FolderChanges {
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        return try await resolved.mdb.pool.read { db in
+            let record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+            let since = Int64(clamping: sinceModSeq)
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, uid, flags, modseq FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid
+                """, arguments: [record.id, since])
+            let keywords = try MessageSQL.keywordIDs(db, messageIDs: rows.map { $0["id"] })
+            let names = try MessageSQL.keywordNames(db, ids: Set(keywords.values.joined()))
+            let changed = rows.map { row in
+                MessageSQL.summary(uid: row["uid"], flags: row["flags"], keywords: keywords[row["id"]] ?? [],
+                                   modseq: UInt64(row["modseq"] as Int64), names: names)
+            }
+            let expunged = try Int64.fetchAll(db, sql: """
+                SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid
+                """, arguments: [record.id, since]).map { UInt32(truncatingIfNeeded: $0) }
+            return FolderChanges(highestModSeq: record.highestModSeq, uidNext: record.uidNext, changed: changed,
+                                 expunged: expunged)
+        }
+    }
+
+    public func fetch(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws -> [MessageData] {
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        var columns = ", internal_date, size"
+        if needs.contains(.envelope) { columns += ", envelope" }
+        if needs.contains(.bodyStructure) { columns += ", bodystructure, body" }
+        if needs.contains(.raw) { columns += ", body_id" }
+        let extra = columns
+        return try await resolved.mdb.pool.read { db in
+            let record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+            let rows = try MessageSQL.messages(db, folderID: record.id, uids: uids, extraColumns: extra)
+            let keywords = try MessageSQL.keywordIDs(db, messageIDs: rows.map { $0["id"] })
+            let names = try MessageSQL.keywordNames(db, ids: Set(keywords.values.joined()))
+            return try rows.map { row in
+                let summary = MessageSQL.summary(uid: row["uid"], flags: row["flags"],
+                                                 keywords: keywords[row["id"]] ?? [],
+                                                 modseq: UInt64(row["modseq"] as Int64), names: names)
+                var data = MessageData(uid: summary.uid, flags: summary.flags, modSeq: summary.modSeq,
+                                       internalDate: Date(timeIntervalSince1970: row["internal_date"]),
+                                       size: row["size"])
+                if needs.contains(.envelope) { data.envelope = (row["envelope"] as Data?).map { [UInt8]($0) } }
+                if needs.contains(.bodyStructure) {
+                    data.bodyStructure = (row["bodystructure"] as Data?).map { [UInt8]($0) }
+                    data.body = (row["body"] as Data?).map { [UInt8]($0) }
+                }
+                if needs.contains(.raw) {
+                    let bodyID: Int64 = row["body_id"]
+                    guard let bytes = try Data.fetchOne(db, sql: "SELECT data FROM bodies WHERE id = ?",
+                                                        arguments: [bodyID])
+                    else { throw StoreError.corrupt("message \(summary.uid) has no body") }
+                    data.raw = [UInt8](bytes)
+                }
+                return data
+            }
+        }
+    }
+
+    public func append(user: String, folder name: String, message: [UInt8], flags: MessageFlags, internalDate: Date?,
+                       principal: Principal) async throws -> AppendResult {
+        guard message.count <= options.maxMessageSize else {
+            throw StoreError.messageTooLarge(size: message.count, limit: options.maxMessageSize)
+        }
+        let canonical = try FolderName.canonical(name)
+        let resolved = try await resolve(user: user)
+        if canonical == FolderName.inbox { try await ensureInbox(resolved) }
+        let owner = resolved.owner
+        let index = MessageIndex(indexing: message)
+        let date = (internalDate ?? Date()).timeIntervalSince1970
+        let pending = PendingEvents()
+        let tables = resolved.mdb.quotaTables(pending)
+        let body = Data(message)
+        do {
+            let (result, notice) = try await resolved.mdb.pool.write { db -> (AppendResult, FolderChangeNotice) in
+                var folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
+                let keywordIDs = try MessageSQL.keywordIDs(db, keywords: flags.keywords, create: true,
+                                                           principal: principal, tables: tables)
+                let counter = try MailboxSQL.allocateCounter(db)
+                let id = StoreID(replicaID: 1, counter: counter)
+                let uid = try MailboxSQL.allocateUIDs(db, folder: &folder, count: 1)
+                let modseq = try MailboxSQL.bumpModSeq(db, folder: &folder)
+                try db.execute(sql: "INSERT INTO bodies(data) VALUES (?)", arguments: [body])
+                let bodyID = db.lastInsertedRowID
+                try db.execute(sql: """
+                    INSERT INTO messages(id, folder_id, uid, modseq, flags, internal_date, size, envelope,
+                                         bodystructure, body, body_id, origin_replid, origin_counter)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+                    """, arguments: [Int64(bitPattern: id.rawValue), folder.id, Int64(uid), Int64(modseq),
+                                     flags.system.rawValue, date, message.count, Data(index.envelope),
+                                     Data(index.bodyStructure), Data(index.body), bodyID, Int64(counter)])
+                for keyword in keywordIDs {
+                    try db.execute(sql: "INSERT INTO message_keywords(message_id, propid) VALUES (?, ?)",
+                                   arguments: [Int64(bitPattern: id.rawValue), Int64(keyword)])
+                }
+                return (AppendResult(uidValidity: folder.uidValidity, uid: uid), folder.notice)
+            }
+            await flush(pending)
+            watchers.notify(notice)
+            return result
+        } catch {
+            await flush(pending)
+            throw error
+        }
+    }
+
+    public func storeFlags(user: String, folder: StoreID, uids: [UInt32], operation: FlagOperation,
+                           flags: MessageFlags, unchangedSince: UInt64?) async throws -> [MessageSummary] {
+        try await storeFlagsReportingConflicts(user: user, folder: folder, uids: uids, operation: operation,
+                                               flags: flags, unchangedSince: unchangedSince).changed
+    }
+
+    /// `storeFlags` that also reports the UIDs an UNCHANGEDSINCE test failed for (CONDSTORE's MODIFIED).
+    public func storeFlagsReportingConflicts(user: String, folder: StoreID, uids: [UInt32], operation: FlagOperation,
+                                             flags: MessageFlags, unchangedSince: UInt64?) async throws
+        -> StoreFlagsResult
+    {
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        let principal = Principal.user(resolved.info.name)
+        let pending = PendingEvents()
+        let tables = resolved.mdb.quotaTables(pending)
+        do {
+            let (result, notice) = try await resolved.mdb.pool.write { db -> (StoreFlagsResult, FolderChangeNotice?) in
+                var record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+                let rows = try MessageSQL.messages(db, folderID: record.id, uids: uids)
+                let given = try MessageSQL.keywordIDs(db, keywords: flags.keywords, create: operation != .remove,
+                                                      principal: principal, tables: tables)
+                let current = try MessageSQL.keywordIDs(db, messageIDs: rows.map { $0["id"] })
+                var modseq: UInt64?
+                var updated: [(uid: Int64, flags: Int, keywords: [UInt16])] = []
+                var conflicts: [UInt32] = []
+                for row in rows {
+                    let id: Int64 = row["id"]
+                    let uid: Int64 = row["uid"]
+                    if let unchangedSince, UInt64(row["modseq"] as Int64) > unchangedSince {
+                        conflicts.append(UInt32(truncatingIfNeeded: uid))
+                        continue
+                    }
+                    let oldSystem = SystemFlags(rawValue: row["flags"])
+                    let oldKeywords = Set(current[id] ?? [])
+                    let newSystem: SystemFlags
+                    let newKeywords: Set<UInt16>
+                    switch operation {
+                    case .add: (newSystem, newKeywords) = (oldSystem.union(flags.system), oldKeywords.union(given))
+                    case .remove:
+                        (newSystem, newKeywords) = (oldSystem.subtracting(flags.system), oldKeywords.subtracting(given))
+                    case .replace: (newSystem, newKeywords) = (flags.system, Set(given))
+                    }
+                    guard newSystem != oldSystem || newKeywords != oldKeywords else { continue }
+                    let newModSeq = try modseq ?? MailboxSQL.bumpModSeq(db, folder: &record)
+                    modseq = newModSeq
+                    try db.execute(sql: "UPDATE messages SET flags = ?, modseq = ? WHERE id = ?",
+                                   arguments: [newSystem.rawValue, Int64(newModSeq), id])
+                    for removed in oldKeywords.subtracting(newKeywords) {
+                        try db.execute(sql: "DELETE FROM message_keywords WHERE message_id = ? AND propid = ?",
+                                       arguments: [id, Int64(removed)])
+                    }
+                    for added in newKeywords.subtracting(oldKeywords) {
+                        try db.execute(sql: "INSERT INTO message_keywords(message_id, propid) VALUES (?, ?)",
+                                       arguments: [id, Int64(added)])
+                    }
+                    updated.append((uid, newSystem.rawValue, newKeywords.sorted()))
+                }
+                let names = try MessageSQL.keywordNames(db, ids: Set(updated.flatMap(\.keywords)))
+                let changed = updated.map {
+                    MessageSQL.summary(uid: $0.uid, flags: $0.flags, keywords: $0.keywords, modseq: modseq ?? 0,
+                                       names: names)
+                }
+                return (StoreFlagsResult(changed: changed, modified: conflicts), modseq == nil ? nil : record.notice)
+            }
+            await flush(pending)
+            if let notice { watchers.notify(notice) }
+            return result
+        } catch {
+            await flush(pending)
+            throw error
+        }
+    }
+
+    public func expunge(user: String, folder: StoreID, uids: [UInt32]?) async throws -> [UInt32] {
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        let (expunged, notice) = try await resolved.mdb.pool.write { db -> ([UInt32], FolderChangeNotice?) in
+            var record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+            let candidates: [Row]
+            if let uids {
+                candidates = try MessageSQL.messages(db, folderID: record.id, uids: uids, extraColumns: ", body_id")
+            } else {
+                candidates = try Row.fetchAll(db, sql: """
+                    SELECT id, uid, flags, modseq, body_id FROM messages WHERE folder_id = ? AND flags & 8 <> 0
+                    ORDER BY uid
+                    """, arguments: [record.id])
+            }
+            let doomed = candidates.filter { SystemFlags(rawValue: $0["flags"]).contains(.deleted) }
+            guard !doomed.isEmpty else { return ([], nil) }
+            let modseq = try MailboxSQL.bumpModSeq(db, folder: &record)
+            try Self.removeMessages(db, folderID: record.id, rows: doomed, modseq: modseq)
+            try MailboxSQL.deleteUnreferencedBodies(db, candidates: doomed.map { $0["body_id"] })
+            return (doomed.map { UInt32(truncatingIfNeeded: $0["uid"] as Int64) }, record.notice)
+        }
+        if let notice { watchers.notify(notice) }
+        return expunged
+    }
+
+    /// Deletes message rows and leaves tombstones for their UIDs.
+    private static func removeMessages(_ db: Database, folderID: Int64, rows: [Row], modseq: UInt64) throws {
+        for row in rows {
+            let id: Int64 = row["id"]
+            let uid: Int64 = row["uid"]
+            try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [id])
+            try db.execute(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)",
+                           arguments: [folderID, uid, Int64(modseq)])
+        }
+    }
+
+    public func copy(user: String, folder: StoreID, uids: [UInt32], to destination: String) async throws
+        -> CopyResult
+    {
+        try await transfer(user: user, folder: folder, uids: uids, to: destination, move: false)
+    }
+
+    public func move(user: String, folder: StoreID, uids: [UInt32], to destination: String) async throws
+        -> CopyResult
+    {
+        try await transfer(user: user, folder: folder, uids: uids, to: destination, move: true)
+    }
+
+    private func transfer(user: String, folder: StoreID, uids: [UInt32], to destination: String,
+                          move: Bool) async throws -> CopyResult {
+        let target = try FolderName.canonical(destination)
+        let resolved = try await resolve(user: user)
+        if target == FolderName.inbox { try await ensureInbox(resolved) }
+        let owner = resolved.owner
+        let (result, notices) = try await resolved.mdb.pool.write { db -> (CopyResult, [FolderChangeNotice]) in
+            var source = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+            var dest = try MailboxSQL.requireFolder(db, owner: owner, name: target)
+            let rows = try MessageSQL.messages(db, folderID: source.id, uids: uids)
+            guard !rows.isEmpty else { return (CopyResult(uidValidity: dest.uidValidity, mapping: []), []) }
+            let sameFolder = source.id == dest.id
+            let firstUID = try MailboxSQL.allocateUIDs(db, folder: &dest, count: rows.count)
+            let destModSeq = try MailboxSQL.bumpModSeq(db, folder: &dest)
+            if sameFolder { source = dest }
+            var mapping: [(source: UInt32, destination: UInt32)] = []
+            if move {
+                let sourceModSeq = try MailboxSQL.bumpModSeq(db, folder: &source)
+                if sameFolder { dest = source }
+                for (offset, row) in rows.enumerated() {
+                    let id: Int64 = row["id"]
+                    let uid: Int64 = row["uid"]
+                    let newUID = firstUID + UInt32(offset)
+                    try db.execute(sql: "UPDATE messages SET folder_id = ?, uid = ?, modseq = ? WHERE id = ?",
+                                   arguments: [dest.id, Int64(newUID), Int64(destModSeq), id])
+                    try db.execute(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)",
+                                   arguments: [source.id, uid, Int64(sourceModSeq)])
+                    mapping.append((UInt32(truncatingIfNeeded: uid), newUID))
+                }
+            } else {
+                let firstCounter = try MailboxSQL.allocateCounter(db, count: rows.count)
+                for (offset, row) in rows.enumerated() {
+                    let id: Int64 = row["id"]
+                    let uid: Int64 = row["uid"]
+                    let newUID = firstUID + UInt32(offset)
+                    let counter = firstCounter + UInt64(offset)
+                    let newID = Int64(bitPattern: StoreID(replicaID: 1, counter: counter).rawValue)
+                    try db.execute(sql: """
+                        INSERT INTO messages(id, folder_id, uid, modseq, flags, internal_date, size, envelope,
+                                             bodystructure, body, body_id, origin_replid, origin_counter)
+                        SELECT ?, ?, ?, ?, flags, internal_date, size, envelope, bodystructure, body, body_id, 1, ?
+                        FROM messages WHERE id = ?
+                        """, arguments: [newID, dest.id, Int64(newUID), Int64(destModSeq), Int64(counter), id])
+                    try db.execute(sql: """
+                        INSERT INTO message_keywords(message_id, propid)
+                        SELECT ?, propid FROM message_keywords WHERE message_id = ?
+                        """, arguments: [newID, id])
+                    mapping.append((UInt32(truncatingIfNeeded: uid), newUID))
+                }
+            }
+            let notices = sameFolder || !move ? [dest.notice] : [source.notice, dest.notice]
+            return (CopyResult(uidValidity: dest.uidValidity, mapping: mapping), notices)
+        }
+        watchers.notify(notices)
+        return result
+    }
+}
+
+/// What a STORE did: the messages whose flags changed, and (with UNCHANGEDSINCE) the UIDs left alone because they
+/// changed after the given modseq.
+public struct StoreFlagsResult: Sendable, Hashable {
+    /// Ascending by UID.
+    public var changed: [MessageSummary]
+    /// Ascending UIDs that failed the UNCHANGEDSINCE test (RFC 7162 MODIFIED).
+    public var modified: [UInt32]
+    public init(changed: [MessageSummary], modified: [UInt32]) {
+        self.changed = changed
+        self.modified = modified
+    }
+}

@@ -1,0 +1,261 @@
+import ArgumentParser
+import Foundation
+import KeepGuard
+import KeepServer
+import KeepStore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `keep`: run the server and administer its data folder.
+@main
+struct Keep: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keep",
+        abstract: "Keep, an IMAP mail store with LMTP delivery.",
+        subcommands: [Serve.self, UserCommand.self, DatabaseCommand.self, ConfigCommand.self, EventsCommand.self])
+}
+
+/// Options every command takes: where the data folder and the config file are.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: "The data folder (default: $KEEP_DATA or ./keep-data).")
+    var data: String?
+
+    @Option(name: .long, help: "The configuration file (default: DATA/keep.toml when present).")
+    var config: String?
+
+    var dataDirectory: URL {
+        let path = data ?? ProcessInfo.processInfo.environment["KEEP_DATA"] ?? "./keep-data"
+        return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+    }
+
+    func loadConfig() throws -> KeepConfig {
+        let file = config.map { URL(fileURLWithPath: $0) } ?? dataDirectory.appendingPathComponent("keep.toml")
+        if config == nil && !FileManager.default.fileExists(atPath: file.path) { return KeepConfig() }
+        do {
+            return try KeepConfig.load(file: file)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Opens the store of the data folder (also while a server runs on it: SQLite WAL serves both).
+    func openStore(logger: Logger) async throws -> SQLiteStore {
+        var options = StoreOptions()
+        options.databaseQuotas = try loadConfig().databaseQuotas
+        return try await SQLiteStore.open(dataDirectory: dataDirectory, options: options, logger: logger)
+    }
+}
+
+func makeLogger(level: Logger.Level = .info) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+    return Logger(label: "keep")
+}
+
+/// Reads a password from `--password` or one line of standard input.
+func readPassword(_ password: String?, stdin: Bool) throws -> String {
+    if let password { return password }
+    guard stdin else { throw ValidationError("give --password P or --password-stdin") }
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw ValidationError("no password on standard input")
+    }
+    return line
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server.")
+
+    @OptionGroup var options: DataOptions
+
+    @Option(help: "IMAP listener HOST:PORT (port 0: any free port; \"\" disables).")
+    var imap: String?
+
+    @Option(help: "Implicit-TLS IMAP listener HOST:PORT.")
+    var imaps: String?
+
+    @Option(help: "LMTP listener HOST:PORT.")
+    var lmtp: String?
+
+    func run() async throws {
+        let logger = makeLogger()
+        var config = try options.loadConfig()
+        if let imap { config.imapAddress = imap.isEmpty ? nil : imap }
+        if let imaps { config.imapsAddress = imaps.isEmpty ? nil : imaps }
+        if let lmtp { config.lmtpAddress = lmtp.isEmpty ? nil : lmtp }
+        for (flag, value) in [("--imap", config.imapAddress), ("--imaps", config.imapsAddress), ("--lmtp", config.lmtpAddress)] {
+            if let value, ListenAddress(value) == nil { throw ValidationError("\(flag) \"\(value)\" is not HOST:PORT") }
+        }
+        let server = KeepServer(config: config, dataDirectory: options.dataDirectory, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: server)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Add, list, change and remove users.",
+        subcommands: [Add.self, List.self, Passwd.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user (and its INBOX).")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        @Option var password: String?
+        @Flag var passwordStdin = false
+        @Option(help: "The private mailbox database to hold the mailbox (default: the first).")
+        var database: String?
+
+        func run() async throws {
+            let secret = try readPassword(password, stdin: passwordStdin)
+            let store = try await options.openStore(logger: makeLogger(level: .warning))
+            defer { Task { try? await store.close() } }
+            let user = try await store.addUser(name, password: secret, database: database)
+            print("added user \(user.name) in database \(user.database)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+        @OptionGroup var options: DataOptions
+        @Flag var json = false
+
+        func run() async throws {
+            let store = try await options.openStore(logger: makeLogger(level: .warning))
+            let users = try await store.listUsers()
+            try await store.close()
+            if json {
+                for u in users { print(String(decoding: try JSONEncoder().encode(u), as: UTF8.self)) }
+            } else {
+                for u in users { print("\(u.name)\t\(u.database)") }
+            }
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a user's password.")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        @Option var password: String?
+        @Flag var passwordStdin = false
+
+        func run() async throws {
+            let secret = try readPassword(password, stdin: passwordStdin)
+            let store = try await options.openStore(logger: makeLogger(level: .warning))
+            try await store.setPassword(user: name, password: secret)
+            try await store.close()
+            print("changed the password of \(name)")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a user and its mailbox.")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+
+        func run() async throws {
+            let store = try await options.openStore(logger: makeLogger(level: .warning))
+            try await store.removeUser(name)
+            try await store.close()
+            print("removed user \(name)")
+        }
+    }
+}
+
+struct DatabaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db", abstract: "Create and list mailbox databases.",
+        subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a mailbox database.")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        @Flag(help: "A public-folder database.") var `public` = false
+
+        func run() async throws {
+            let store = try await options.openStore(logger: makeLogger(level: .warning))
+            let db = try await store.createDatabase(name, kind: `public` ? .public : .private)
+            try await store.close()
+            print("created \(db.kind.rawValue) mailbox database \(db.name) (\(db.guid))")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List mailbox databases.")
+        @OptionGroup var options: DataOptions
+        @Flag var json = false
+
+        func run() async throws {
+            let store = try await options.openStore(logger: makeLogger(level: .warning))
+            let dbs = try await store.listDatabases()
+            try await store.close()
+            for db in dbs {
+                if json {
+                    print(String(decoding: try JSONEncoder().encode(db), as: UTF8.self))
+                } else {
+                    print("\(db.name)\t\(db.kind.rawValue)\t\(db.guid)")
+                }
+            }
+        }
+    }
+}
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Check configuration.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a config file and print every effective value.")
+        @OptionGroup var options: DataOptions
+
+        func run() async throws {
+            let config = try options.loadConfig()
+            for line in config.describe() { print(line) }
+        }
+    }
+}
+
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "events", abstract: "Read the durable event log.")
+    @OptionGroup var options: DataOptions
+    @Option(help: "Only this event id (e.g. 9667).") var id: Int?
+    @Option(help: "Only this database.") var database: String?
+    @Option(help: "Only events at or after this time (ISO 8601, e.g. 2026-11-27T10:00:00Z).") var since: String?
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() async throws {
+        var sinceDate: Date?
+        if let since {
+            guard let d = ISO8601DateFormatter().date(from: since) else {
+                throw ValidationError("--since \"\(since)\" is not an ISO 8601 time such as 2026-11-27T10:00:00Z")
+            }
+            sinceDate = d
+        }
+        let store = try await options.openStore(logger: makeLogger(level: .warning))
+        let events = try await store.events.events(eventID: id, database: database, since: sinceDate)
+        try await store.close()
+        let formatter = ISO8601DateFormatter()
+        for e in events {
+            if json {
+                var object: [String: Any] = [
+                    "id": e.eventID, "type": e.type.rawValue, "source": e.source, "category": e.category,
+                    "time": formatter.string(from: e.time), "message": e.message, "fields": e.fields,
+                    "repeat_count": e.repeatCount,
+                ]
+                object["database"] = e.database
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("\(formatter.string(from: e.time))\t\(e.eventID)\t\(e.type.rawValue)\t\(e.database ?? "-")\t\(e.message)"
+                      + (e.repeatCount > 1 ? " (x\(e.repeatCount))" : ""))
+            }
+        }
+    }
+}

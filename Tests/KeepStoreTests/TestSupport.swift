@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+@testable import KeepStore
+
+/// A store in a fresh temporary directory, removed after `body`.
+func withStore<T>(
+    options: StoreOptions = .fastForTests,
+    _ body: (SQLiteStore, URL) async throws -> T
+) async throws -> T {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keepstore-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let store = try await SQLiteStore.open(dataDirectory: dir, options: options, logger: testLogger)
+    do {
+        let result = try await body(store, dir)
+        try? await store.close()
+        return result
+    } catch {
+        try? await store.close()
+        throw error
+    }
+}
+
+/// A store with one user, "alice".
+func withUserStore<T>(
+    options: StoreOptions = .fastForTests,
+    _ body: (SQLiteStore, URL) async throws -> T
+) async throws -> T {
+    try await withStore(options: options) { store, dir in
+        _ = try await store.addUser("alice", password: "secret", database: nil)
+        return try await body(store, dir)
+    }
+}
+
+let testLogger: Logger = {
+    var logger = Logger(label: "KeepStoreTests")
+    logger.logLevel = .critical
+    return logger
+}()
+
+extension StoreOptions {
+    static var fastForTests: StoreOptions {
+        var options = StoreOptions()
+        options.allowsWeakPasswordHashingForTesting = true
+        options.passwordRounds = 1_000
+        return options
+    }
+}
+
+func sampleMessage(_ subject: String = "Hello", body: String = "Hi there.\r\n") -> [UInt8] {
+    Array("From: Bob <bob@example.com>\r\nTo: alice@example.com\r\nSubject: \(subject)\r\n\r\n\(body)".utf8)
+}
+
+/// Waits for `expected` errors; `#expect(throws:)` with a value needs Equatable errors, which StoreError is.
+func storeError(_ body: () async throws -> Void) async -> StoreError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as StoreError {
+        return error
+    } catch {
+        return .corrupt("unexpected error \(error)")
+    }
+}
