@@ -1,4 +1,6 @@
-/// Charset conversion to Unicode for the charsets mail uses most. Pure Swift, table driven.
+/// Charset conversion to Unicode for the charsets mail uses most. Pure Swift, table driven: UTF-8, US-ASCII,
+/// UTF-16, ISO-8859-1…16, Windows-1250…1258 and 874, KOI8-R/U, IBM866, Macintosh. Multi-byte East Asian charsets
+/// (Shift_JIS, EUC-*, GB*, Big5, ISO-2022-*) are not supported: `decode` returns nil for them.
 public enum Charsets {
     /// Decodes `bytes` in `charset` (case-insensitive, common aliases accepted). Nil when the charset is unknown.
     /// Invalid sequences become U+FFFD.
@@ -55,6 +57,9 @@ public enum Charsets {
         case "latin10", "l10": return "iso-8859-16"
         case "koi8-r", "koi8r", "koi8", "cskoi8r": return "koi8-r"
         case "koi8-u", "koi8u": return "koi8-u"
+        case "windows-874", "cp874", "tis-620", "tis620": return "windows-874"
+        case "ibm866", "cp866", "866", "csibm866": return "ibm866"
+        case "macintosh", "mac", "macroman", "x-mac-roman", "csmacintosh": return "macintosh"
         case "utf-16", "utf16": return "utf-16"
         case "utf-16be", "utf16be": return "utf-16be"
         case "utf-16le", "utf16le": return "utf-16le"
@@ -64,6 +69,7 @@ public enum Charsets {
         for prefix in ["iso-8859-", "iso_8859-", "iso8859-", "iso8859_", "iso_8859_", "iso8859", "8859-"] where s.hasPrefix(prefix) {
             var rest = s.dropFirst(prefix.count)
             if let colon = rest.firstIndex(of: ":") { rest = rest[..<colon] }
+            if rest.hasSuffix("-i") || rest.hasSuffix("-e") { rest = rest.dropLast(2) }  // iso-8859-8-i (logical order)
             if let n = Int(rest), (1...16).contains(n), n != 12 { return "iso-8859-\(n)" }
             return nil
         }

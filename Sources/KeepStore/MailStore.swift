@@ -256,6 +256,19 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// What a STORE did: the messages whose flags changed, and (with UNCHANGEDSINCE) the UIDs left alone because they
+/// changed after the given modseq.
+public struct StoreFlagsResult: Sendable, Hashable {
+    /// Ascending by UID.
+    public var changed: [MessageSummary]
+    /// Ascending UIDs that failed the UNCHANGEDSINCE test (RFC 7162 MODIFIED).
+    public var modified: [UInt32]
+    public init(changed: [MessageSummary], modified: [UInt32]) {
+        self.changed = changed
+        self.modified = modified
+    }
+}
+
 /// Change notices a folder's watchers receive after a commit (new messages, flag changes, expunges).
 public struct FolderChangeNotice: Sendable, Hashable {
     public var folderID: StoreID
@@ -296,6 +309,9 @@ public protocol MailStore: AnyObject, Sendable {
     /// Returns the summaries of the messages whose flags changed.
     func storeFlags(user: String, folder: StoreID, uids: [UInt32], operation: FlagOperation, flags: MessageFlags,
                     unchangedSince: UInt64?) async throws -> [MessageSummary]
+    /// `storeFlags` that also reports the UIDs whose UNCHANGEDSINCE test failed (RFC 7162 MODIFIED response code).
+    func storeFlagsReportingConflicts(user: String, folder: StoreID, uids: [UInt32], operation: FlagOperation,
+                                      flags: MessageFlags, unchangedSince: UInt64?) async throws -> StoreFlagsResult
     /// Removes messages flagged \Deleted (restricted to `uids` when given); returns the expunged UIDs ascending.
     func expunge(user: String, folder: StoreID, uids: [UInt32]?) async throws -> [UInt32]
     func copy(user: String, folder: StoreID, uids: [UInt32], to destination: String) async throws -> CopyResult
@@ -307,4 +323,16 @@ public protocol MailStore: AnyObject, Sendable {
 
     /// Flushes and closes every database.
     func close() async throws
+}
+
+extension MailStore {
+    /// A default for stores that cannot tell: reports no conflicts. `SQLiteStore` implements it exactly.
+    public func storeFlagsReportingConflicts(user: String, folder: StoreID, uids: [UInt32], operation: FlagOperation,
+                                             flags: MessageFlags, unchangedSince: UInt64?) async throws
+        -> StoreFlagsResult
+    {
+        StoreFlagsResult(changed: try await storeFlags(user: user, folder: folder, uids: uids, operation: operation,
+                                                       flags: flags, unchangedSince: unchangedSince),
+                         modified: [])
+    }
 }

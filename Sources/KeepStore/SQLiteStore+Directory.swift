@@ -76,10 +76,15 @@ extension SQLiteStore {
                            arguments: [name, hash, databaseName, Date().timeIntervalSince1970])
             return UserInfo(name: name, database: databaseName)
         }
-        let resolved = try await resolve(user: info.name)
-        // A mailbox left behind by an earlier user of the same name is not inherited.
-        try await deleteMailbox(of: resolved)
-        _ = try await ensureInbox(resolved)
+        do {
+            let resolved = try await resolve(user: info.name)
+            // A mailbox left behind by an earlier user of the same name is not inherited.
+            try await deleteMailbox(of: resolved)
+            _ = try await ensureInbox(resolved)
+        } catch {
+            // The user exists; their INBOX is created on first use once the database is available.
+            logger.warning("user \(info.name) added, but their INBOX could not be created yet: \(error)")
+        }
         logger.info("added user \(info.name) in database \(info.database)")
         return info
     }

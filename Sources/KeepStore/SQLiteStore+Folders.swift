@@ -149,7 +149,8 @@ extension SQLiteStore {
         let resolved = try await resolve(user: user)
         let owner = resolved.owner
         var folders = try await resolved.mdb.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(MailboxSQL.folderColumns) FROM folders WHERE owner = ? ORDER BY name",
+            try Row.fetchAll(db, sql: "SELECT \(MailboxSQL.folderColumns) FROM folders WHERE owner = ? "
+                             + "ORDER BY name <> 'INBOX', name",
                              arguments: [owner]).map { FolderRecord(row: $0).info }
         }
         if !folders.contains(where: { $0.name == FolderName.inbox }) {

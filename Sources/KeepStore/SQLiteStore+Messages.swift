@@ -70,7 +70,17 @@ enum MessageSQL {
     /// The messages of a folder with the given UIDs (ascending), as (id, uid, flags, modseq).
     static func messages(_ db: Database, folderID: Int64, uids: [UInt32], extraColumns: String = "") throws -> [Row] {
         var rows: [Row] = []
-        let sorted = Array(Set(uids)).sorted()
+        let wanted = Set(uids)
+        let sorted = wanted.sorted()
+        guard let lowest = sorted.first, let highest = sorted.last else { return [] }
+        if sorted.count > 1_000 {
+            // A large set (e.g. 1:*): one range scan, filtered here, beats many IN lists.
+            return try Row.fetchAll(db, sql: """
+                SELECT id, uid, flags, modseq\(extraColumns) FROM messages
+                WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid
+                """, arguments: [folderID, Int64(lowest), Int64(highest)])
+                .filter { wanted.contains(UInt32(truncatingIfNeeded: $0["uid"] as Int64)) }
+        }
         for chunk in sorted.chunked(500) {
             let marks = chunk.map { _ in "?" }.joined(separator: ",")
             var arguments: StatementArguments = [folderID]
@@ -369,18 +379,5 @@ extension SQLiteStore {
         }
         watchers.notify(notices)
         return result
-    }
-}
-
-/// What a STORE did: the messages whose flags changed, and (with UNCHANGEDSINCE) the UIDs left alone because they
-/// changed after the given modseq.
-public struct StoreFlagsResult: Sendable, Hashable {
-    /// Ascending by UID.
-    public var changed: [MessageSummary]
-    /// Ascending UIDs that failed the UNCHANGEDSINCE test (RFC 7162 MODIFIED).
-    public var modified: [UInt32]
-    public init(changed: [MessageSummary], modified: [UInt32]) {
-        self.changed = changed
-        self.modified = modified
     }
 }

@@ -87,7 +87,11 @@ public final class SQLiteStore: MailStore {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        return try DatabasePool(path: url.path, configuration: config)
+        let pool = try DatabasePool(path: url.path, configuration: config)
+        // GRDB sets synchronous=NORMAL on the writer when it turns WAL on, after prepareDatabase; every commit we
+        // acknowledge must be on disk, so the writer goes back to FULL.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        return pool
     }
 
     // MARK: Mailbox databases

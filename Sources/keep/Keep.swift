@@ -209,7 +209,22 @@ struct DatabaseCommand: AsyncParsableCommand {
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Check configuration.", subcommands: [Check.self])
+        commandName: "config", abstract: "Check configuration.", subcommands: [Check.self, Reference.self])
+
+    struct Reference: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every limit with its default, range and meaning (Markdown).")
+
+        func run() async throws {
+            print("| setting | default | range | meaning |")
+            print("|---|---|---|---|")
+            for s in Limits.settings {
+                print("| `\(s.key)` | \(s.defaultValue) | \(s.range.lowerBound)–\(s.range.upperBound) \(s.unit) | \(s.doc) |")
+            }
+            for q in KeepConfig.quotaSettings {
+                print("| `databases.NAME.\(q.key)` | \(q.defaultValue) | 1–32767 | \(q.doc) Applied when the database mounts. |")
+            }
+        }
+    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate a config file and print every effective value.")

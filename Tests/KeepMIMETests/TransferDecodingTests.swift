@@ -84,6 +84,14 @@ struct CharsetTests {
         #expect(Charsets.decode([0xF0, 0xD2, 0xC9, 0xD7, 0xC5, 0xD4], charset: "KOI8-R") == "Привет")
     }
 
+    @Test func otherSingleByte() {
+        #expect(Charsets.decode([0xE0], charset: "iso-8859-8-i") == "א")
+        #expect(Charsets.decode([0xA1], charset: "windows-874") == "ก")
+        #expect(Charsets.decode([0x8F], charset: "cp866") == "П")
+        #expect(Charsets.decode([0x8E], charset: "macintosh") == "é")
+        #expect(Charsets.decode([0xC5], charset: "iso-8859-16") == "Ć")
+    }
+
     @Test func utf16() {
         #expect(Charsets.decode([0xFE, 0xFF, 0x00, 0x41, 0x00, 0xE9], charset: "utf-16") == "Aé")
         #expect(Charsets.decode([0x41, 0x00], charset: "utf-16le") == "A")

@@ -46,6 +46,36 @@ import Testing
         }
     }
 
+    @Test func envelopeAndBodyStructureComeFromKeepMIME() async throws {
+        try await withUserStore { store, _ in
+            _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage("Quarterly report"),
+                                       flags: .init(), internalDate: nil, principal: .system)
+            let folder = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let message = try #require(try await store.fetch(user: "alice", folder: folder, uids: [1],
+                                                             needs: [.envelope, .bodyStructure]).first)
+            let envelope = String(decoding: try #require(message.envelope), as: UTF8.self)
+            #expect(envelope.contains("Quarterly report"))
+            #expect(envelope.contains("bob"))
+            let structure = String(decoding: try #require(message.bodyStructure), as: UTF8.self)
+            #expect(structure.uppercased().contains("\"TEXT\" \"PLAIN\""))
+        }
+    }
+
+    @Test func largeUIDSetsAreFetchedByRange() async throws {
+        try await withUserStore { store, _ in
+            for _ in 0..<3 {
+                _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(), flags: .init(),
+                                           internalDate: nil, principal: .system)
+            }
+            let folder = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let all = try await store.fetch(user: "alice", folder: folder, uids: Array(1...5_000), needs: .metadata)
+            #expect(all.map(\.uid) == [1, 2, 3])
+            let some = try await store.fetch(user: "alice", folder: folder, uids: [1, 3] + Array(10...2_000),
+                                             needs: .metadata)
+            #expect(some.map(\.uid) == [1, 3])
+        }
+    }
+
     @Test func appendToAMissingFolderSaysNoSuchFolder() async throws {
         try await withUserStore { store, _ in
             #expect(await storeError {

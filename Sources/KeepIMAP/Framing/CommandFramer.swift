@@ -117,6 +117,9 @@ public struct CommandFramer: Sendable {
     /// Bytes held for the command in progress plus unread input: what one connection costs us right now.
     public var bufferedBytes: Int { command.count + input.readableBytes }
 
+    /// Storage held by the input buffer (consumed bytes included): what tests check stays bounded.
+    var inputCapacity: Int { input.capacity }
+
     /// True when no partial command is held (the framer is between commands).
     public var isIdle: Bool {
         if case .line = state, command.isEmpty, input.readableBytes == 0 { return true }
@@ -134,6 +137,13 @@ public struct CommandFramer: Sendable {
     }
 
     public mutating func append(_ bytes: [UInt8]) {
+        // A ByteBuffer never drops consumed bytes by itself: without this, its storage would grow with every byte
+        // the connection ever received.
+        if input.readableBytes == 0 {
+            input.clear()
+        } else if input.readerIndex > 4096 {
+            input.discardReadBytes()
+        }
         input.writeBytes(bytes)
     }
 
@@ -185,7 +195,10 @@ public struct CommandFramer: Sendable {
         let lineSoFar = command.count - lineStart
         if lineSoFar + available > limits.maxLineLength {
             // Over the line limit: skip the rest of this line.
-            let tag = Self.tag(of: command[...]) ?? Self.tag(of: Array(view.prefix(64))[...])
+            // The tag may straddle what is held and what just arrived (`a` | `b1 NOOP …`): read it across both.
+            var head = Array(command.prefix(80))
+            if head.count < 80 { head.append(contentsOf: view.prefix(80 - head.count)) }
+            let tag = Self.tag(of: head[...])
             let take = lfIndex == nil ? available : 0
             var tail = Array(command.suffix(24))
             if take > 0 { tail.append(contentsOf: input.readBytes(length: take)!.suffix(24)) }
@@ -263,10 +276,14 @@ public struct CommandFramer: Sendable {
         while i >= line.startIndex, line[i] >= UInt8(ascii: "0"), line[i] <= UInt8(ascii: "9") { i -= 1 }
         guard i >= line.startIndex, line[i] == UInt8(ascii: "{") else { return nil }
         let digits = line[(i + 1)...digitsEnd]
-        guard !digits.isEmpty, digits.count <= 10 else { return (nil, synchronising) }
+        guard !digits.isEmpty else { return (nil, synchronising) }
+        // `number64` is valid syntax at any size; a huge one is simply too large (saturated at Int.max), which the
+        // caller refuses against its limit without holding a byte of it.
         var value = 0
-        for d in digits { value = value * 10 + Int(d - UInt8(ascii: "0")) }
-        guard value <= UInt32.max else { return (nil, synchronising) }
+        for d in digits {
+            let digit = Int(d - UInt8(ascii: "0"))
+            value = value > (Int.max - digit) / 10 ? Int.max : value * 10 + digit
+        }
         return (value, synchronising)
     }
 

@@ -180,6 +180,14 @@ public struct IMAPDate: Sendable, Hashable {
     public init(year: Int, month: Int, day: Int) {
         self.year = year; self.month = month; self.day = day
     }
+
+    /// True when the day exists in that month of the proleptic Gregorian calendar (no 31-Apr, 29-Feb only in leap years).
+    public var isValid: Bool {
+        guard (1...12).contains(month), day >= 1 else { return false }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return day <= days[month - 1]
+    }
 }
 
 /// A date-time as APPEND and INTERNALDATE use it, with its zone offset in minutes.
@@ -379,7 +387,9 @@ public enum CommandKind: Sendable, Equatable {
         case (.setQuota(let r1, let l1), .setQuota(let r2, let l2)):
             return r1 == r2 && l1.count == l2.count && zip(l1, l2).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default:
-            return CommandKind.comparable(a) == CommandKind.comparable(b)
+            // `.id` and `.setQuota` have no mirror (nil): never let two of them compare equal through it.
+            guard let x = CommandKind.comparable(a), let y = CommandKind.comparable(b) else { return false }
+            return x == y
         }
     }
 

@@ -481,9 +481,10 @@ public struct CommandParser: Sendable {
         try p.expect(UInt8(ascii: "-"), "-")
         let yStart = p.position
         let year = Int(try p.number())
-        guard p.position - yStart == 4, (1...31).contains(day) else { throw p.fail("invalid date") }
+        let date = IMAPDate(year: year, month: month, day: day)
+        guard p.position - yStart == 4, date.isValid else { throw p.fail("invalid date") }
         if quoted { try p.expect(UInt8(ascii: "\""), "closing quote") }
-        return IMAPDate(year: year, month: month, day: day)
+        return date
     }
 
     static let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
@@ -520,11 +521,11 @@ public struct CommandParser: Sendable {
         if p.skip(UInt8(ascii: "+")) { sign = 1 } else if p.skip(UInt8(ascii: "-")) { sign = -1 } else { throw p.fail("invalid zone") }
         let zh = try two(&p), zm = try two(&p)
         try p.expect(UInt8(ascii: "\""), "closing quote")
-        guard (1...31).contains(day), year >= 1000, year <= 9999, h < 24, m < 60, s < 61, zm < 60 else {
+        let date = IMAPDate(year: year, month: month, day: day)
+        guard date.isValid, year >= 1000, year <= 9999, h < 24, m < 60, s < 61, zm < 60 else {
             throw p.fail("invalid date-time")
         }
-        return IMAPDateTime(date: IMAPDate(year: year, month: month, day: day), hour: h, minute: m, second: s,
-                            zoneMinutes: sign * (zh * 60 + zm))
+        return IMAPDateTime(date: date, hour: h, minute: m, second: s, zoneMinutes: sign * (zh * 60 + zm))
     }
 
     /// `flag-list = "(" [flag *(SP flag)] ")"`

@@ -181,12 +181,14 @@ struct ParseBuffer {
     mutating func literal() throws -> (bytes: [UInt8], binary: Bool) {
         let binary = skip(UInt8(ascii: "~"))
         try expect(UInt8(ascii: "{"), "literal")
-        let n = Int(try number64())
+        let size = try number64()
         _ = skip(UInt8(ascii: "+")) || skip(UInt8(ascii: "-"))
         try expect(UInt8(ascii: "}"), "}")
         _ = skip(UInt8(ascii: "\r"))
         try expect(UInt8(ascii: "\n"), "CRLF after literal size")
-        guard position + n <= bytes.count else { throw fail("literal shorter than announced") }
+        // Compare before converting: a 19-digit size does not fit an Int, and `position + n` could overflow.
+        guard size <= UInt64(bytes.count - position) else { throw fail("literal shorter than announced") }
+        let n = Int(size)
         let out = Array(bytes[position..<(position + n)])
         position += n
         if !binary, out.contains(0) { throw fail("NUL in literal (use literal8)") }

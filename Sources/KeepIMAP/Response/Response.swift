@@ -304,12 +304,26 @@ public struct ResponseEncoder: Sendable {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// A string: quoted when every byte may stand in a quoted string, a literal otherwise.
+    /// A string: quoted when every byte may stand in a quoted string, a literal otherwise. `QUOTED-CHAR` admits
+    /// 7-bit text without CR, LF, NUL and (IMAP4rev2) whole UTF-8 sequences, so other 8-bit bytes need a literal.
     public mutating func string(_ s: [UInt8]) {
-        if s.count <= 1024, s.allSatisfy({ $0 != 13 && $0 != 10 && $0 != 0 }) {
+        if s.count <= 1024, s.allSatisfy({ $0 != 13 && $0 != 10 && $0 != 0 }), Self.isValidUTF8(s) {
             quoted(s)
         } else {
             literal(s)
+        }
+    }
+
+    static func isValidUTF8(_ s: [UInt8]) -> Bool {
+        if s.allSatisfy({ $0 < 0x80 }) { return true }
+        var it = s.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&it) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
         }
     }
 

@@ -1,0 +1,135 @@
+import Foundation
+import KeepGuard
+import KeepServer
+import KeepGuard
+import Testing
+
+/// The seed's rule: more than `imap.max_pending_commands` commands received and unanswered → TCP reset. And the
+/// other bounds a stranger meets, each with its documented answer, while the server keeps serving others.
+@Suite struct CommandFloodGuardTests {
+    /// 1,500-byte frames packed with `aN NOOP\r\n`, as in the seed.
+    static func floodFrame(start: Int) -> (bytes: [UInt8], next: Int) {
+        var out: [UInt8] = []
+        var n = start
+        while true {
+            let cmd = Array("a\(n) NOOP\r\n".utf8)
+            if out.count + cmd.count > 1_500 { break }
+            out += cmd
+            n += 1
+        }
+        return (out, n)
+    }
+
+    @Test func packedNoopFramesAreResetWhileALoggedInClientKeepsWorking() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let legit = try await s.login()
+        _ = try await legit.command("SELECT INBOX")
+        let flooder = try await s.imap()
+        let started = Date()
+        var n = 1
+        var sendError: (any Error)?
+        for _ in 0..<20 {
+            let frame = Self.floodFrame(start: n)
+            n = frame.next
+            do { try await flooder.send(frame.bytes) } catch { sendError = error; break }
+        }
+        let end = await flooder.waitForEnd(timeout: 2)
+        #expect(end == .reset || (sendError as? LineClient.ReadError) == .reset)
+        #expect(Date().timeIntervalSince(started) < 1.5)
+        #expect(s.server.reporter.count(.pendingCommandsReset) >= 1)
+        #expect(try await legit.command("NOOP").last == "t3 OK NOOP completed")
+        let fresh = try await s.login()
+        #expect(try await fresh.command("NOOP").last == "t2 OK NOOP completed")
+    }
+
+    @Test func pipeliningUpToTheLimitIsServedAndOneMoreIsReset() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let ok = try await s.login()
+        try await ok.send((1...100).map { "p\($0) NOOP\r\n" }.joined())
+        let answers = try await ok.readUntilTagged("p100")
+        #expect(answers.count == 100)
+        let tooMany = try await s.imap()
+        try? await tooMany.send((1...101).map { "q\($0) NOOP\r\n" }.joined())
+        #expect(await tooMany.waitForEnd(timeout: 2) == .reset)
+    }
+
+    @Test func theLimitIsConfigurable() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxPendingCommands = 5 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        try? await c.send((1...6).map { "q\($0) NOOP\r\n" }.joined())
+        #expect(await c.waitForEnd(timeout: 2) == .reset)
+        let d = try await s.imap()
+        try await d.send((1...5).map { "p\($0) NOOP\r\n" }.joined())
+        #expect(try await d.readUntilTagged("p5").count == 5)
+    }
+
+    @Test func overlongLineGetsBADAndTheConnectionContinues() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxLineLength = 1_024 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        try await c.send("x LOGIN " + String(repeating: "a", count: 5_000) + " b\r\n")
+        #expect(try await c.readLine().hasPrefix("x BAD Command line too long"))
+        #expect(try await c.command("NOOP").last == "t1 OK NOOP completed")
+    }
+
+    @Test func oversizedLiteralBeforeLoginIsRefusedWithoutContinuation() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        try await c.send("x LOGIN {4294967296}\r\n")
+        #expect(try await c.readLine().hasPrefix("x BAD [TOOBIG]"))
+        let d = try await s.imap()
+        try await d.send("y LOGIN {100000+}\r\n")
+        let bye = try await d.readLine()
+        #expect(bye.hasPrefix("* BYE [LIMIT]"))
+    }
+
+    @Test func oversizedAppendGetsTOOBIGBeforeAnyContinuation() async throws {
+        let s = try await TestServer.start { $0.limits.imapAppendLimit = 4_096 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        try await c.send("a APPEND INBOX {5000}\r\n")
+        #expect(try await c.readLine() == "a NO [TOOBIG] Literal of 5000 bytes exceeds the limit of 4096 bytes")
+        #expect(try await c.command("NOOP").last == "t2 OK NOOP completed")
+    }
+
+    @Test func tenBadCommandsBeforeLoginEndWithBYE() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        for i in 1...10 { #expect(try await c.command("BOGUS\(i)").last?.contains("BAD") == true) }
+        try await c.send("z BOGUS\r\n")
+        #expect(try await c.readLine() == "* BYE Too many invalid commands")
+    }
+
+    @Test func commandsBeforeLoginAreBounded() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxCommandsBeforeLogin = 5 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        for _ in 1...5 { _ = try await c.command("NOOP") }
+        try await c.send("z NOOP\r\n")
+        #expect(try await c.readLine() == "* BYE [LIMIT] Too many commands before login")
+        #expect(await c.waitForEnd(timeout: 2) == .closed)
+    }
+
+    @Test func unauthenticatedIdleConnectionIsClosed() async throws {
+        let s = try await TestServer.start { $0.limits.imapUnauthenticatedIdleTimeout = 1 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        try await c.send("a NOOP") // a partial line is not activity (slowloris)
+        #expect(try await c.readLine(timeout: 3) == "* BYE Autologout; idle for too long")
+    }
+
+    @Test func perUserConnectionLimitRefusesLogin() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxConnectionsPerUser = 2 }
+        defer { Task { await s.stopAndRemove() } }
+        let a = try await s.login()
+        let b = try await s.login()
+        let c = try await s.imap()
+        #expect(try await c.command("LOGIN alice secret").last?.hasPrefix("t1 NO [LIMIT]") == true)
+        _ = (a, b)
+    }
+}

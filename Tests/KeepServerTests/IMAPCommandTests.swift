@@ -1,0 +1,130 @@
+import Foundation
+import KeepGuard
+import KeepServer
+import Testing
+
+/// IMAP commands over a real socket against a real server and SQLite store.
+@Suite struct IMAPCommandTests {
+    @Test func greetingAdvertisesCapabilitiesAndLoginWorks() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await LineClient.connect(port: s.imapPort)
+        let greeting = try await c.readLine()
+        #expect(greeting.hasPrefix("* OK [CAPABILITY IMAP4rev1 IMAP4rev2"))
+        #expect(greeting.contains("AUTH=PLAIN"))
+        let r = try await c.command("LOGIN alice secret")
+        #expect(r.last?.hasPrefix("t1 OK [CAPABILITY") == true)
+        let bye = try await c.command("LOGOUT")
+        #expect(bye.first == "* BYE Keep logging out")
+        #expect(bye.last == "t2 OK LOGOUT completed")
+    }
+
+    @Test func wrongPasswordAndUnknownUserGetTheSameAnswer() async throws {
+        let s = try await TestServer.start { $0.limits.authFailureDelayInitialMs = 10; $0.limits.authFailureDelayMaxMs = 20 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        let wrong = try await c.command("LOGIN alice nope")
+        let unknown = try await c.command("LOGIN mallory nope")
+        #expect(wrong.last == "t1 NO [AUTHENTICATIONFAILED] Authentication failed")
+        #expect(unknown.last == "t2 NO [AUTHENTICATIONFAILED] Authentication failed")
+    }
+
+    @Test func authenticatePlainWithInitialResponseAndContinuation() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        let creds = Data("\0alice\0secret".utf8).base64EncodedString()
+        let r = try await c.command("AUTHENTICATE PLAIN \(creds)")
+        #expect(r.last?.hasPrefix("t1 OK") == true)
+        let d = try await s.imap()
+        try await d.send("a AUTHENTICATE PLAIN\r\n")
+        #expect(try await d.readLine() == "+ ")
+        try await d.send(creds + "\r\n")
+        #expect(try await d.readUntilTagged("a").last?.hasPrefix("a OK") == true)
+        let e = try await s.imap()
+        let bad = try await e.command("AUTHENTICATE PLAIN !!!notbase64")
+        #expect(bad.last?.hasPrefix("t1 BAD") == true)
+    }
+
+    @Test func selectAppendFetchRoundTripIsByteExact() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        let message = "From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: Hi there\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\n\r\nHello Alice\r\n"
+        try await c.send("a APPEND INBOX (\\Flagged) {\(message.utf8.count)}\r\n")
+        #expect(try await c.readLine().hasPrefix("+ "))
+        try await c.send(message + "\r\n")
+        let appended = try await c.readUntilTagged("a")
+        #expect(appended.last?.contains("[APPENDUID ") == true)
+        let sel = try await c.command("SELECT INBOX")
+        #expect(sel.contains("* 1 EXISTS"))
+        #expect(sel.contains { $0.contains("[UIDVALIDITY ") })
+        #expect(sel.last?.contains("[READ-WRITE]") == true)
+        let f = try await c.command("FETCH 1 (UID FLAGS RFC822.SIZE ENVELOPE BODY.PEEK[])")
+        let line = try #require(f.first)
+        #expect(line.contains("FLAGS (\\Flagged)"))
+        #expect(line.contains("RFC822.SIZE \(message.utf8.count)"))
+        #expect(line.contains("\"Hi there\""))
+        #expect(line.contains("BODY[] {\(message.utf8.count)}\r\n" + message))
+        let hdr = try await c.command("UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)])")
+        #expect(hdr.first?.contains("Subject: Hi there\r\n\r\n") == true)
+    }
+
+    @Test func storeSearchCopyMoveExpunge() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        for i in 1...3 {
+            let m = "Subject: message \(i)\r\n\r\nbody \(i)\r\n"
+            try await c.send("a\(i) APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
+            #expect(try await c.readUntilTagged("a\(i)").last?.hasPrefix("a\(i) OK") == true)
+        }
+        _ = try await c.command("SELECT INBOX")
+        let st = try await c.command("STORE 2 +FLAGS (\\Deleted)")
+        #expect(st.first == "* 2 FETCH (FLAGS (\\Deleted))")
+        #expect(try await c.command("SEARCH DELETED").first == "* SEARCH 2")
+        #expect(try await c.command("SEARCH SUBJECT \"message 3\"").first == "* SEARCH 3")
+        #expect(try await c.command("UID SEARCH RETURN (MIN MAX COUNT) ALL").first?.contains("MIN 1 MAX 3 COUNT 3") == true)
+        #expect(try await c.command("CREATE Archive").last?.hasSuffix("OK CREATE completed") == true)
+        let copy = try await c.command("COPY 1 Archive")
+        #expect(copy.last?.contains("[COPYUID ") == true)
+        let missing = try await c.command("COPY 1 Nowhere")
+        #expect(missing.last?.contains("NO [TRYCREATE]") == true)
+        let ex = try await c.command("EXPUNGE")
+        #expect(ex.contains("* 2 EXPUNGE"))
+        let mv = try await c.command("MOVE 2 Archive")
+        #expect(mv.contains { $0.contains("[COPYUID ") })
+        #expect(mv.contains("* 2 EXPUNGE"))
+        let status = try await c.command("STATUS Archive (MESSAGES UIDNEXT)")
+        #expect(status.first == "* STATUS Archive (MESSAGES 2 UIDNEXT 3)")
+        let list = try await c.command("LIST \"\" \"*\"")
+        #expect(list.contains("* LIST (\\HasNoChildren) \"/\" Archive"))
+        #expect(list.contains("* LIST (\\HasNoChildren) \"/\" INBOX"))
+    }
+
+    @Test func commandsNeedTheRightState() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.imap()
+        #expect(try await c.command("SELECT INBOX").last == "t1 BAD Log in first")
+        _ = try await c.command("LOGIN alice secret")
+        #expect(try await c.command("FETCH 1 FLAGS").last == "t3 BAD No mailbox selected")
+        #expect(try await c.command("FROB").last == "t4 BAD Unknown command FROB")
+    }
+
+    @Test func mailboxesSurviveARestart() async throws {
+        let s = try await TestServer.start()
+        let dir = s.directory
+        let c = try await s.login()
+        let m = "Subject: keep me\r\n\r\nstill here\r\n"
+        try await c.send("a APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
+        #expect(try await c.readUntilTagged("a").last?.hasPrefix("a OK") == true)
+        await s.stop()
+        let again = try await TestServer.start(directory: dir)
+        defer { Task { await again.stopAndRemove() } }
+        let d = try await again.login()
+        _ = try await d.command("SELECT INBOX")
+        let f = try await d.command("FETCH 1 BODY.PEEK[]")
+        #expect(f.first?.hasSuffix(m + ")") == true)
+    }
+}
