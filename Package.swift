@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "keep", targets: ["keep"]),
+        .executable(name: "keep-bench", targets: ["keep-bench"]),
         .library(name: "KeepIMAP", targets: ["KeepIMAP"]),
         .library(name: "KeepMIME", targets: ["KeepMIME"]),
     ],
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Pure protocol and message libraries: no sockets, no store.
@@ -103,6 +105,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: keepSettings
+        ),
+        // libFuzzer targets (built with -sanitize=fuzzer and -DKEEP_FUZZ; a normal build replays files): see Fuzz/README.md.
+        .executableTarget(name: "KeepIMAPFuzz", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
+        .executableTarget(name: "KeepMIMEFuzz", dependencies: ["KeepMIME"], swiftSettings: keepSettings),
+        // The load generator: drives Keep or any IMAP/LMTP server (e.g. Dovecot) the same way.
+        .executableTarget(
+            name: "keep-bench",
+            dependencies: [
+                "KeepIMAP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: keepSettings
         ),

@@ -223,18 +223,11 @@ extension IMAPSession {
         if request.unchangedSince != nil { enabled.insert("CONDSTORE") }
         let targets = folder.resolve(set, uid: uid, saved: savedSearch)
         let op: FlagOperation = request.operation == .add ? .add : request.operation == .remove ? .remove : .replace
-        let changed = try await ctx.store.storeFlags(user: userName, folder: folder.id, uids: targets.map(\.uid),
-                                                      operation: op, flags: Self.storeFlags(request.flags),
-                                                      unchangedSince: request.unchangedSince)
-        var modified: [UInt32] = []
-        let changedUIDs = Set(changed.map(\.uid))
-        if let since = request.unchangedSince {
-            let rest = targets.map(\.uid).filter { !changedUIDs.contains($0) }
-            if !rest.isEmpty {
-                let data = try await ctx.store.fetch(user: userName, folder: folder.id, uids: rest, needs: .metadata)
-                modified = data.filter { $0.modSeq > since }.map(\.uid)
-            }
-        }
+        let result = try await ctx.store.storeFlagsReportingConflicts(
+            user: userName, folder: folder.id, uids: targets.map(\.uid), operation: op,
+            flags: Self.storeFlags(request.flags), unchangedSince: request.unchangedSince)
+        let changed = result.changed
+        let modified = result.modified
         if !request.silent || condStore {
             for m in changed {
                 guard let n = selected?.msn(of: m.uid) else { continue }

@@ -27,6 +27,7 @@ public final class KeepServer: Service, @unchecked Sendable {
     public private(set) var addresses = BoundAddresses()
     private let group: MultiThreadedEventLoopGroup
     private var channels: [any Channel] = []
+    private var admin: AdminEndpoint?
     private let storeOptions: StoreOptions
 
     /// `storeOptions` lets tests lower password hashing cost; a server uses the defaults plus the config's quotas.
@@ -69,6 +70,10 @@ public final class KeepServer: Service, @unchecked Sendable {
                 try channel.pipeline.syncOperations.addHandler(IMAPConnectionHandler(context: imapContext, implicitTLS: true))
             }
         }
+        admin = try await AdminEndpoint.start(group: group, dataDirectory: dataDirectory) { [weak self] request in
+            guard let self else { return AdminResponse(ok: false, error: "server stopping") }
+            return await self.handleAdmin(request)
+        }
         if let a = config.lmtpAddress {
             addresses.lmtp = try await bind("lmtp", a, highWater: 1 << 20) { channel in
                 try channel.pipeline.syncOperations.addHandler(LMTPConnectionHandler(context: lmtpContext))
@@ -99,6 +104,8 @@ public final class KeepServer: Service, @unchecked Sendable {
     public func shutdown() async {
         for c in channels { try? await c.close() }
         channels.removeAll()
+        await admin?.close()
+        admin = nil
         reporter?.flush()
         try? await group.shutdownGracefully()
         try? await store?.close()

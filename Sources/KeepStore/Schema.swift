@@ -50,6 +50,23 @@ enum Schema {
             try db.execute(sql: "INSERT INTO server_state(key, value) VALUES ('server_guid', ?), ('created_at', ?)",
                            arguments: [UUID().uuidString, ISO8601DateFormatter().string(from: Date())])
         }
+        migrator.registerMigration("directory-v2") { db in
+            // The quotas in effect for each database, written when it is created, mounted or remounted (NULL until
+            // the first open after an upgrade), and a generation that every (un)mount bumps so that every process
+            // using the data folder reopens the database with them.
+            try db.execute(sql: """
+                ALTER TABLE databases ADD COLUMN named_props_quota INTEGER;
+                ALTER TABLE databases ADD COLUMN replids_quota INTEGER;
+                ALTER TABLE databases ADD COLUMN unauthenticated_named_props_quota INTEGER;
+                ALTER TABLE databases ADD COLUMN mount_generation INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE mailbox_moves (
+                    user TEXT PRIMARY KEY COLLATE NOCASE,
+                    source TEXT NOT NULL COLLATE NOCASE,
+                    target TEXT NOT NULL COLLATE NOCASE,
+                    started_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -132,6 +149,35 @@ enum Schema {
                     PRIMARY KEY (folder_id, uid)
                 ) WITHOUT ROWID;
                 CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);
+                """)
+        }
+        migrator.registerMigration("mdb-v2") { db in
+            // Promoted header fields (PS_INTERNET_HEADERS named properties) and their decoded values per message,
+            // for SEARCH HEADER. `headers_indexed` is 1 for messages whose every promotable field was promoted;
+            // names a message could not promote (quota, per-message cap, oversized value) are listed in
+            // `message_header_skips`, so that a search on them falls back to parsing.
+            try db.execute(sql: """
+                CREATE TABLE message_headers (
+                    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                    propid INTEGER NOT NULL REFERENCES named_props(propid),
+                    value TEXT NOT NULL
+                );
+                CREATE INDEX message_headers_value ON message_headers(propid, value);
+                CREATE INDEX message_headers_message ON message_headers(message_id);
+                CREATE TABLE message_header_skips (
+                    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL COLLATE NOCASE,
+                    PRIMARY KEY (message_id, name)
+                ) WITHOUT ROWID;
+                CREATE INDEX message_header_skips_name ON message_header_skips(name);
+                ALTER TABLE messages ADD COLUMN headers_indexed INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX messages_origin ON messages(origin_replid, origin_counter);
+                CREATE INDEX message_keywords_propid ON message_keywords(propid);
+                CREATE TABLE moves_in (
+                    owner TEXT PRIMARY KEY,
+                    source_guid BLOB NOT NULL,
+                    started_at REAL NOT NULL
+                );
                 """)
         }
         return migrator

@@ -171,7 +171,68 @@ struct UserCommand: AsyncParsableCommand {
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db", abstract: "Create and list mailbox databases.",
-        subcommands: [Create.self, List.self])
+        subcommands: [Create.self, List.self, Mount.self, Unmount.self, Stats.self])
+
+    /// Runs `op` on the running server when one serves the data folder, else offline on the store.
+    static func adminOrOffline(_ options: DataOptions, _ op: String, _ database: String,
+                               offline: (SQLiteStore) async throws -> String?) async throws -> String? {
+        if let reply = AdminClient.send(AdminRequest(op: op, database: database), dataDirectory: options.dataDirectory) {
+            guard reply.ok else { throw ValidationError(reply.error ?? "the server refused \(op)") }
+            return reply.result
+        }
+        let store = try await options.openStore(logger: makeLogger(level: .warning))
+        do {
+            let result = try await offline(store)
+            try await store.close()
+            return result
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+
+    struct Mount: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Mount a mailbox database (its users can log in again).")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        func run() async throws {
+            _ = try await DatabaseCommand.adminOrOffline(options, "mount", name) { try await $0.mountDatabase(name); return nil }
+            print("mounted \(name)")
+        }
+    }
+
+    struct Unmount: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Unmount a mailbox database: its users get NO [UNAVAILABLE], LMTP answers 451 4.2.0 (the MTA retries).")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        func run() async throws {
+            _ = try await DatabaseCommand.adminOrOffline(options, "unmount", name) { try await $0.unmountDatabase(name); return nil }
+            print("unmounted \(name)")
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Named-property and replica-id counts and quotas of a database.")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        @Flag var json = false
+        func run() async throws {
+            let result = try await DatabaseCommand.adminOrOffline(options, "stats", name) { store in
+                KeepServer.statsJSON(try await store.databaseStats(name: name))
+            } ?? "{}"
+            if json {
+                print(result)
+            } else {
+                let object = (try? JSONSerialization.jsonObject(with: Data(result.utf8))) as? [String: Any] ?? [:]
+                let np = object["named_props"] as? [String: Any] ?? [:]
+                let r = object["replids"] as? [String: Any] ?? [:]
+                print("database \(name)")
+                print("named properties: \(np["count"] ?? "?") of \(np["quota"] ?? "?") (unauthenticated \(np["unauthenticated_count"] ?? "?") of \(np["unauthenticated_quota"] ?? "?"))")
+                print("replica ids: \(r["count"] ?? "?") of \(r["quota"] ?? "?")")
+            }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a mailbox database.")

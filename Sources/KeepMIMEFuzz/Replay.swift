@@ -1,0 +1,14 @@
+#if !KEEP_FUZZ
+import Foundation
+
+/// Without libFuzzer (a normal build), the target replays the files named on the command line.
+@main
+enum Replay {
+    static func main() throws {
+        for path in CommandLine.arguments.dropFirst() {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            MIMEFuzzCase.run(Array(data))
+        }
+    }
+}
+#endif

@@ -1,0 +1,135 @@
+import ArgumentParser
+import NIOCore
+import NIOPosix
+
+/// `floor-server` (hidden): the cheapest possible "IMAP server" on SwiftNIO — greets, and answers every line `TAG OK`.
+/// It gives the ceiling a SwiftNIO server reaches on this machine for ping-pong traffic.
+struct FloorServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "floor-server", abstract: "A bare SwiftNIO server answering every line TAG OK.", shouldDisplay: false)
+
+    @Option(help: "Port on 127.0.0.1 (0 = any free port).")
+    var port: Int = 0
+
+    @Option(help: "Stop after this many seconds (bounded lifetime).")
+    var lifetime: Double = 3600
+
+    mutating func run() async throws {
+        let channel = try await ServerBootstrap(group: benchGroup)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FloorHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        var err = StandardError()
+        print("listening imap 127.0.0.1:\(channel.localAddress?.port ?? 0)", to: &err)
+        try await Task.sleep(for: .milliseconds(Int64(lifetime * 1000)))
+        try await channel.close()
+    }
+}
+
+/// Answers each CRLF-terminated line with `TAG OK` (LOGOUT also closes).
+final class FloorHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var pending = ByteBuffer()
+    private var out = ByteBuffer()
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "* OK [CAPABILITY IMAP4rev1 LITERAL+] floor ready\r\n")), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var input = unwrapInboundIn(data)
+        pending.writeBuffer(&input)
+        var logout = false
+        while let lf = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = pending.readSlice(length: lf - pending.readerIndex + 1)!
+            let tagEnd = line.readableBytesView.firstIndex(of: UInt8(ascii: " ")) ?? (line.writerIndex - 1)
+            let tag = line.getSlice(at: line.readerIndex, length: tagEnd - line.readerIndex)!
+            if line.readableBytesView.firstRange(of: Array("LOGOUT".utf8)) != nil { logout = true }
+            var t = tag
+            out.writeBuffer(&t)
+            out.writeString(" OK done\r\n")
+        }
+        pending.discardReadBytes()
+        if pending.readableBytes > 65536 { context.close(promise: nil) }
+        if logout {
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            out.clear()
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if out.readableBytes > 0 {
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            out = context.channel.allocator.buffer(capacity: 256)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+}
+
+/// `ping`: C logged-in clients each doing NOOP round trips as fast as the server answers.
+struct Ping: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "NOOP ping-pong at C connections: NOOPs/s, p50/p99.")
+
+    @OptionGroup var target: TargetOptions
+
+    @Option(help: "Connections.")
+    var clients: Int = 50
+
+    @Option(help: "Distinct users the connections log in as (PREFIX1..PREFIXn).")
+    var users: Int = 50
+
+    @Option(help: "Seconds to run (default 10; 5 with --smoke).")
+    var duration: Double?
+
+    mutating func run() async throws {
+        let seconds = duration ?? (target.smoke ? 5 : 10)
+        let (clients, errors) = await loginMany(
+            clients, target: target, users: users, deadline: .now + .seconds(120))
+        if let first = errors.first { Output.note("ping: \(errors.count) logins failed, first: \(first)") }
+        guard !clients.isEmpty else { throw BenchError("ping: no connection logged in") }
+        let start = ContinuousClock.now
+        let deadline = start + .milliseconds(Int64(seconds * 1000))
+        let stats = await withTaskGroup(of: LatencyStats.self) { group in
+            for client in clients {
+                group.addTask {
+                    var stats = LatencyStats()
+                    while ContinuousClock.now < deadline {
+                        do {
+                            stats.record(try await client.command("NOOP").latency)
+                        } catch {
+                            stats.errors += 1
+                            return stats
+                        }
+                    }
+                    return stats
+                }
+            }
+            var total = LatencyStats()
+            for await s in group { total.merge(s) }
+            return total
+        }
+        let elapsed = (ContinuousClock.now - start).seconds
+        for client in clients { await client.logout() }
+        Output.note("ping: \(clients.count) connections, \(Output.format(elapsed)) s (\(target.label))")
+        var table = CommandStats()
+        table.byName["NOOP"] = stats
+        Output.table("ping", table, seconds: elapsed)
+        Output.metric("ping.errors", Double(stats.errors), "count")
+        if stats.count == 0 { throw BenchError("ping: no NOOP completed") }
+    }
+}
+
+/// `print(..., to: &err)` target.
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var s = string
+        s.withUTF8 { bytes in _ = fwriteStderr(bytes) }
+    }
+}
