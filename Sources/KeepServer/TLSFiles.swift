@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOCore
 import NIOSSL
 import SwiftASN1
 import X509
@@ -22,6 +23,8 @@ enum TLSFiles {
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
                                                                      privateKey: .privateKey(privateKey))
         configuration.minimumTLSVersion = .tlsv12
+        // Do not wait the default 5 s for a peer's close_notify: a reset (pending-command rule) must be prompt.
+        configuration.shutdownTimeout = .milliseconds(100)
         return try NIOSSLContext(configuration: configuration)
     }
 

@@ -1,6 +1,14 @@
 // The one file that talks to KeepMIME: what a message yields for the index at delivery.
 import KeepMIME
 
+/// One field of a message's top-level header that is promoted to a PS_INTERNET_HEADERS named property.
+struct PromotableHeader: Sendable, Hashable {
+    /// The field name in lower case.
+    var name: String
+    /// The value, unfolded and RFC 2047-decoded.
+    var value: String
+}
+
 /// What the store keeps about a message besides its bytes, computed once at delivery.
 struct MessageIndex: Sendable {
     /// IMAP ENVELOPE syntax.
@@ -9,11 +17,17 @@ struct MessageIndex: Sendable {
     var bodyStructure: [UInt8]
     /// IMAP BODY syntax, without extension data.
     var body: [UInt8]
+    /// Fields of the top-level header outside `StandardHeaderFields`, in order.
+    var promotableHeaders: [PromotableHeader]
 
     init(indexing message: [UInt8]) {
         let parsed = MIMEMessage(parsing: message)
         envelope = parsed.imapEnvelope
         bodyStructure = parsed.imapBodyStructure(extended: true)
         body = parsed.imapBodyStructure(extended: false)
+        promotableHeaders = parsed.decodedHeaderFields.compactMap { field in
+            guard !StandardHeaderFields.contains(field.name) else { return nil }
+            return PromotableHeader(name: field.name.lowercased(), value: field.value)
+        }
     }
 }

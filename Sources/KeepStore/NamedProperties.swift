@@ -25,8 +25,11 @@ public struct NamedProperty: Sendable, Hashable {
     public var createdAt: Date
 }
 
-/// The state of a database's quota-limited tables.
-public struct DatabaseStats: Sendable, Hashable {
+/// The state of a database: its quota-limited tables with the quotas in effect (those of its latest mount), and its
+/// size. Encodes to the `keep db stats --json` shape:
+/// `{"database": …, "named_props": {"count", "quota", "unauthenticated_count", "unauthenticated_quota", "total"},
+/// "replids": {"count", "quota", "total"}, "users": …, "messages": …, "size": …}`.
+public struct DatabaseStats: Sendable, Hashable, Codable {
     public var database: String
     /// Named properties created by users (counted against `namedPropsQuota`).
     public var namedProps: Int
@@ -41,6 +44,71 @@ public struct DatabaseStats: Sendable, Hashable {
     public var replidsQuota: Int
     /// Every row of the replica-id table, including the database's own (replica id 1).
     public var replidsTotal: Int
+    /// Users whose mailbox is in the database.
+    public var users: Int = 0
+    /// Messages in the database.
+    public var messages: Int = 0
+    /// Bytes the database takes on disk.
+    public var size: Int64 = 0
+
+    private enum CodingKeys: String, CodingKey {
+        case database, namedProps = "named_props", replids, users, messages, size
+    }
+    private enum NamedPropsKeys: String, CodingKey {
+        case count, quota, unauthenticatedCount = "unauthenticated_count"
+        case unauthenticatedQuota = "unauthenticated_quota", total
+    }
+    private enum ReplidsKeys: String, CodingKey { case count, quota, total }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        database = try c.decode(String.self, forKey: .database)
+        let np = try c.nestedContainer(keyedBy: NamedPropsKeys.self, forKey: .namedProps)
+        namedProps = try np.decode(Int.self, forKey: .count)
+        namedPropsQuota = try np.decode(Int.self, forKey: .quota)
+        unauthenticatedNamedProps = try np.decode(Int.self, forKey: .unauthenticatedCount)
+        unauthenticatedNamedPropsQuota = try np.decode(Int.self, forKey: .unauthenticatedQuota)
+        namedPropsTotal = try np.decodeIfPresent(Int.self, forKey: .total) ?? namedProps + unauthenticatedNamedProps
+        let r = try c.nestedContainer(keyedBy: ReplidsKeys.self, forKey: .replids)
+        replids = try r.decode(Int.self, forKey: .count)
+        replidsQuota = try r.decode(Int.self, forKey: .quota)
+        replidsTotal = try r.decodeIfPresent(Int.self, forKey: .total) ?? replids + 1
+        users = try c.decodeIfPresent(Int.self, forKey: .users) ?? 0
+        messages = try c.decodeIfPresent(Int.self, forKey: .messages) ?? 0
+        size = try c.decodeIfPresent(Int64.self, forKey: .size) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(database, forKey: .database)
+        var np = c.nestedContainer(keyedBy: NamedPropsKeys.self, forKey: .namedProps)
+        try np.encode(namedProps, forKey: .count)
+        try np.encode(namedPropsQuota, forKey: .quota)
+        try np.encode(unauthenticatedNamedProps, forKey: .unauthenticatedCount)
+        try np.encode(unauthenticatedNamedPropsQuota, forKey: .unauthenticatedQuota)
+        try np.encode(namedPropsTotal, forKey: .total)
+        var r = c.nestedContainer(keyedBy: ReplidsKeys.self, forKey: .replids)
+        try r.encode(replids, forKey: .count)
+        try r.encode(replidsQuota, forKey: .quota)
+        try r.encode(replidsTotal, forKey: .total)
+        try c.encode(users, forKey: .users)
+        try c.encode(messages, forKey: .messages)
+        try c.encode(size, forKey: .size)
+    }
+
+    init(database: String, namedProps: Int, namedPropsQuota: Int, unauthenticatedNamedProps: Int,
+         unauthenticatedNamedPropsQuota: Int, namedPropsTotal: Int, replids: Int, replidsQuota: Int,
+         replidsTotal: Int) {
+        self.database = database
+        self.namedProps = namedProps
+        self.namedPropsQuota = namedPropsQuota
+        self.unauthenticatedNamedProps = unauthenticatedNamedProps
+        self.unauthenticatedNamedPropsQuota = unauthenticatedNamedPropsQuota
+        self.namedPropsTotal = namedPropsTotal
+        self.replids = replids
+        self.replidsQuota = replidsQuota
+        self.replidsTotal = replidsTotal
+    }
 }
 
 /// Well-known property sets.
@@ -125,7 +193,8 @@ struct QuotaTables {
             throw StoreError.namedPropertyQuotaReached(database: database, quota: quota)
         }
 
-        let next = (try Int.fetchOne(db, sql: "SELECT max(propid) FROM named_props")).map { $0 + 1 } ?? Self.firstPropID
+        // The lowest free id: compaction leaves holes in the dense 0x8000... range, and they are used first.
+        let next = try Self.lowestFreePropID(db)
         guard next <= Self.lastPropID else { throw StoreError.corrupt("named-property ids exhausted in \(database)") }
         let (lid, name): (Int64?, String?)
         switch key {
@@ -155,6 +224,16 @@ struct QuotaTables {
                          "user": principal.description, "guid": guid.uuidString, "name": key.displayValue]))
         }
         return UInt16(next)
+    }
+
+    /// The lowest id of 0x8000...0xFFFE not in use (0xFFFF when none is free).
+    static func lowestFreePropID(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: """
+            SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM named_props WHERE propid = ?1) THEN ?1
+                        ELSE (SELECT min(a.propid) + 1 FROM named_props a
+                              WHERE NOT EXISTS (SELECT 1 FROM named_props b WHERE b.propid = a.propid + 1))
+                   END
+            """, arguments: [Self.firstPropID]) ?? Self.firstPropID
     }
 
     static func namedProperty(_ db: Database, id: UInt16) throws -> NamedProperty? {

@@ -25,17 +25,20 @@ extension SQLiteStore {
         }
     }
 
-    /// Looks the user up in the directory (never cached) and opens their database.
+    /// Looks the user up in the directory (never cached) and opens their database; `.databaseUnavailable` while it
+    /// is unmounted.
     func resolve(user name: String) async throws -> ResolvedUser {
-        let found = try await directory.read { db -> (UserInfo, mounted: Bool)? in
+        let found = try await directory.read { db -> (UserInfo, DatabaseRecord)? in
             try Row.fetchOne(db, sql: """
-                SELECT u.name AS name, d.name AS database, d.mounted AS mounted
+                SELECT u.name AS user_name, \(DatabaseRecord.columns)
                 FROM users u JOIN databases d ON d.name = u.database WHERE u.name = ?
-                """, arguments: [name]).map { (UserInfo(name: $0["name"], database: $0["database"]), $0["mounted"]) }
+                """, arguments: [name]).map { row in
+                    let record = DatabaseRecord(row: row)
+                    return (UserInfo(name: row["user_name"], database: record.name), record)
+                }
         }
-        guard let (info, mounted) = found else { throw StoreError.noSuchUser(name) }
-        guard mounted else { throw StoreError.databaseUnavailable(info.database) }
-        return ResolvedUser(info: info, mdb: try await mailboxDatabase(named: info.database))
+        guard let (info, record) = found else { throw StoreError.noSuchUser(name) }
+        return ResolvedUser(info: info, mdb: try await mailboxDatabase(record))
     }
 
     // MARK: Users
@@ -49,6 +52,11 @@ extension SQLiteStore {
         // The same derivation runs whether or not the user exists (against a dummy hash when not).
         let matches = try await offload { hasher.verify(password, against: found?.password) }
         guard matches, let found else { return nil }
+        // Only a right password learns that the mailbox is unavailable.
+        let mounted = try await directory.read { db in
+            try Bool.fetchOne(db, sql: "SELECT mounted FROM databases WHERE name = ?", arguments: [found.0.database])
+        }
+        guard mounted != false else { throw StoreError.databaseUnavailable(found.0.database) }
         return found.0
     }
 
@@ -59,10 +67,11 @@ extension SQLiteStore {
         let info = try await directory.write { db -> UserInfo in
             let databaseName: String
             if let database {
-                guard let found = try String.fetchOne(db, sql: "SELECT name FROM databases WHERE name = ?",
-                                                      arguments: [database])
-                else { throw StoreError.noSuchDatabase(database) }
-                databaseName = found
+                guard let found = try DatabaseRecord.fetch(db, name: database) else {
+                    throw StoreError.noSuchDatabase(database)
+                }
+                guard found.mounted else { throw StoreError.databaseUnavailable(found.name) }
+                databaseName = found.name
             } else {
                 guard let first = try String.fetchOne(db, sql: """
                     SELECT name FROM databases WHERE kind = 'private' ORDER BY id LIMIT 1
@@ -100,7 +109,9 @@ extension SQLiteStore {
     }
 
     public func removeUser(_ name: String) async throws {
-        let resolved = try? await resolve(user: name)
+        // A user of an unmounted database stays until it is mounted: their mailbox must go with them.
+        let resolved: ResolvedUser?
+        do { resolved = try await resolve(user: name) } catch StoreError.noSuchUser { resolved = nil }
         let removed = try await directory.write { db in
             try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name])
             return db.changesCount
@@ -161,10 +172,8 @@ extension SQLiteStore {
 
     public func listDatabases() async throws -> [DatabaseInfo] {
         try await directory.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, kind, guid, mounted FROM databases ORDER BY id").map {
-                DatabaseInfo(name: $0["name"], kind: DatabaseKind(rawValue: $0["kind"]) ?? .private,
-                             guid: $0["guid"], mounted: $0["mounted"])
-            }
+            try Row.fetchAll(db, sql: "SELECT \(DatabaseRecord.columns) FROM databases d ORDER BY d.id")
+                .map { DatabaseRecord(row: $0).info }
         }
     }
 

@@ -59,6 +59,21 @@ enum MessageSQL {
         return ids.sorted()
     }
 
+    /// Copies a message's keywords, promoted header values and header skips to another message (COPY).
+    static func copyIndexRows(_ db: Database, from source: Int64, to target: Int64) throws {
+        try db.execute(sql: """
+            INSERT INTO message_keywords(message_id, propid) SELECT ?, propid FROM message_keywords WHERE message_id = ?
+            """, arguments: [target, source])
+        try db.execute(sql: """
+            INSERT INTO message_headers(message_id, propid, value)
+            SELECT ?, propid, value FROM message_headers WHERE message_id = ? ORDER BY rowid
+            """, arguments: [target, source])
+        try db.execute(sql: """
+            INSERT INTO message_header_skips(message_id, name) SELECT ?, name FROM message_header_skips
+            WHERE message_id = ?
+            """, arguments: [target, source])
+    }
+
     static func summary(uid: Int64, flags: Int, keywords: [UInt16], modseq: UInt64,
                         names: [UInt16: String]) -> MessageSummary {
         MessageSummary(uid: UInt32(truncatingIfNeeded: uid),
@@ -168,29 +183,16 @@ extension SQLiteStore {
         let date = (internalDate ?? Date()).timeIntervalSince1970
         let pending = PendingEvents()
         let tables = resolved.mdb.quotaTables(pending)
-        let body = Data(message)
+        let maxNewNames = options.maxNewNamedPropsPerMessage
         do {
             let (result, notice) = try await resolved.mdb.pool.write { db -> (AppendResult, FolderChangeNotice) in
                 var folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
                 let keywordIDs = try MessageSQL.keywordIDs(db, keywords: flags.keywords, create: true,
                                                            principal: principal, tables: tables)
-                let counter = try MailboxSQL.allocateCounter(db)
-                let id = StoreID(replicaID: 1, counter: counter)
-                let uid = try MailboxSQL.allocateUIDs(db, folder: &folder, count: 1)
-                let modseq = try MailboxSQL.bumpModSeq(db, folder: &folder)
-                try db.execute(sql: "INSERT INTO bodies(data) VALUES (?)", arguments: [body])
-                let bodyID = db.lastInsertedRowID
-                try db.execute(sql: """
-                    INSERT INTO messages(id, folder_id, uid, modseq, flags, internal_date, size, envelope,
-                                         bodystructure, body, body_id, origin_replid, origin_counter)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
-                    """, arguments: [Int64(bitPattern: id.rawValue), folder.id, Int64(uid), Int64(modseq),
-                                     flags.system.rawValue, date, message.count, Data(index.envelope),
-                                     Data(index.bodyStructure), Data(index.body), bodyID, Int64(counter)])
-                for keyword in keywordIDs {
-                    try db.execute(sql: "INSERT INTO message_keywords(message_id, propid) VALUES (?, ?)",
-                                   arguments: [Int64(bitPattern: id.rawValue), Int64(keyword)])
-                }
+                let (_, uid, _) = try MessageInsertion.insert(
+                    db, folder: &folder, message: message, index: index, system: flags.system,
+                    keywordIDs: keywordIDs, internalDate: date, origin: nil, principal: principal, tables: tables,
+                    maxNewNames: maxNewNames)
                 return (AppendResult(uidValidity: folder.uidValidity, uid: uid), folder.notice)
             }
             await flush(pending)
@@ -363,14 +365,13 @@ extension SQLiteStore {
                     let newID = Int64(bitPattern: StoreID(replicaID: 1, counter: counter).rawValue)
                     try db.execute(sql: """
                         INSERT INTO messages(id, folder_id, uid, modseq, flags, internal_date, size, envelope,
-                                             bodystructure, body, body_id, origin_replid, origin_counter)
-                        SELECT ?, ?, ?, ?, flags, internal_date, size, envelope, bodystructure, body, body_id, 1, ?
+                                             bodystructure, body, body_id, origin_replid, origin_counter,
+                                             headers_indexed)
+                        SELECT ?, ?, ?, ?, flags, internal_date, size, envelope, bodystructure, body, body_id, 1, ?,
+                               headers_indexed
                         FROM messages WHERE id = ?
                         """, arguments: [newID, dest.id, Int64(newUID), Int64(destModSeq), Int64(counter), id])
-                    try db.execute(sql: """
-                        INSERT INTO message_keywords(message_id, propid)
-                        SELECT ?, propid FROM message_keywords WHERE message_id = ?
-                        """, arguments: [newID, id])
+                    try MessageSQL.copyIndexRows(db, from: id, to: newID)
                     mapping.append((UInt32(truncatingIfNeeded: uid), newUID))
                 }
             }

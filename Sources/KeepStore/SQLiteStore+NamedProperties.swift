@@ -87,11 +87,4 @@ extension SQLiteStore {
                 .flatMap(UUID.init(bytes:))
         }
     }
-
-    /// Counts and quotas of the database's named-property and replica-id tables.
-    public func databaseStats(name: String) async throws -> DatabaseStats {
-        let mdb = try await mailboxDatabase(named: name)
-        let (database, quotas) = (mdb.name, mdb.quotas)
-        return try await mdb.pool.read { db in try QuotaTables.stats(db, database: database, quotas: quotas) }
-    }
 }

@@ -5,18 +5,62 @@ public import Logging
 /// One open mailbox database.
 final class MailboxDatabase: Sendable {
     let name: String
+    let guid: UUID
     let pool: DatabasePool
+    /// The quotas in effect: those the directory held when the database was opened (mounted).
     let quotas: DatabaseQuotas
+    /// The directory's mount generation this pool was opened at; a different one means it was (re)mounted since.
+    let generation: Int64
 
-    init(name: String, pool: DatabasePool, quotas: DatabaseQuotas) {
+    init(name: String, guid: UUID, pool: DatabasePool, quotas: DatabaseQuotas, generation: Int64) {
         self.name = name
+        self.guid = guid
         self.pool = pool
         self.quotas = quotas
+        self.generation = generation
     }
 
     func quotaTables(_ events: PendingEvents) -> QuotaTables {
         QuotaTables(database: name, quotas: quotas, events: events)
     }
+}
+
+/// A `databases` row of the directory.
+struct DatabaseRecord: Sendable {
+    static let columns = """
+        d.name AS name, d.kind AS kind, d.guid AS guid, d.mounted AS mounted, d.mount_generation AS mount_generation, \
+        d.named_props_quota AS named_props_quota, d.replids_quota AS replids_quota, \
+        d.unauthenticated_named_props_quota AS unauthenticated_named_props_quota
+        """
+
+    var name: String
+    var kind: DatabaseKind
+    var guid: String
+    var mounted: Bool
+    var generation: Int64
+    /// The quotas in effect, nil until first written (a directory from before quotas were kept there).
+    var quotas: DatabaseQuotas?
+
+    init(row: Row) {
+        name = row["name"]
+        kind = DatabaseKind(rawValue: row["kind"]) ?? .private
+        guid = row["guid"]
+        mounted = row["mounted"]
+        generation = row["mount_generation"]
+        if let n = row["named_props_quota"] as Int?, let r = row["replids_quota"] as Int?,
+           let u = row["unauthenticated_named_props_quota"] as Int? {
+            quotas = DatabaseQuotas(namedProps: n, replids: r, unauthenticatedNamedProps: u)
+        } else {
+            quotas = nil
+        }
+    }
+
+    static func fetch(_ db: Database, name: String) throws -> DatabaseRecord? {
+        try Row.fetchOne(db, sql: "SELECT \(columns) FROM databases d WHERE d.name = ?", arguments: [name])
+            .map(DatabaseRecord.init(row:))
+    }
+
+    var info: DatabaseInfo { DatabaseInfo(name: name, kind: kind, guid: guid, mounted: mounted) }
 }
 
 /// The SQLite implementation of `MailStore`: `DIR/directory.sqlite` plus one `DIR/mdb/NAME.sqlite` per mailbox
@@ -34,7 +78,8 @@ public final class SQLiteStore: MailStore {
     let directory: DatabasePool
     let hasher: PasswordHasher
     let watchers = FolderWatchers()
-    private let openDatabases = Locked<(tasks: [String: Task<MailboxDatabase, any Error>], closed: Bool)>(([:], false))
+    private let openDatabases = Locked<(tasks: [String: (generation: Int64, task: Task<MailboxDatabase, any Error>)],
+                                        closed: Bool)>(([:], false))
 
     private init(dataDirectory: URL, options: StoreOptions, logger: Logger, directory: DatabasePool) {
         self.dataDirectory = dataDirectory
@@ -98,28 +143,58 @@ public final class SQLiteStore: MailStore {
 
     /// The open mailbox database `name`, opening (and creating the file of) a database the directory knows.
     func mailboxDatabase(named name: String) async throws -> MailboxDatabase {
-        let key = name.lowercased()
+        guard let record = try await directory.read({ db in try DatabaseRecord.fetch(db, name: name) }) else {
+            throw StoreError.noSuchDatabase(name)
+        }
+        return try await mailboxDatabase(record)
+    }
+
+    /// The open mailbox database of a directory row just read: throws `.databaseUnavailable` when it is unmounted,
+    /// and reopens it when it was (re)mounted since it was opened here (e.g. by the `keep` CLI in another process),
+    /// so that every process uses the quotas of the latest mount.
+    func mailboxDatabase(_ record: DatabaseRecord) async throws -> MailboxDatabase {
+        let key = record.name.lowercased()
+        guard record.mounted else {
+            // Unmounted, perhaps by another process: let go of the pool (it closes once in-flight calls end).
+            openDatabases.withLock { state in
+                if let open = state.tasks[key], open.generation != record.generation { state.tasks[key] = nil }
+            }
+            throw StoreError.databaseUnavailable(record.name)
+        }
         let existing = try openDatabases.withLock { state -> Task<MailboxDatabase, any Error>? in
-            guard !state.closed else { throw StoreError.databaseUnavailable(name) }
-            return state.tasks[key]
+            guard !state.closed else { throw StoreError.databaseUnavailable(record.name) }
+            guard let open = state.tasks[key] else { return nil }
+            if open.generation == record.generation { return open.task }
+            if open.generation < record.generation { state.tasks[key] = nil }
+            return nil
         }
         if let existing { return try await existing.value }
 
-        let found = try await directory.read { db -> (name: String, guid: String, mounted: Bool)? in
-            try Row.fetchOne(db, sql: "SELECT name, guid, mounted FROM databases WHERE name = ?", arguments: [name])
-                .map { ($0["name"], $0["guid"], $0["mounted"]) }
+        guard let guid = UUID(uuidString: record.guid) else {
+            throw StoreError.corrupt("bad GUID of database \(record.name)")
         }
-        guard let (canonicalName, guidText, mounted) = found else { throw StoreError.noSuchDatabase(name) }
-        guard mounted else { throw StoreError.databaseUnavailable(canonicalName) }
-        guard let guid = UUID(uuidString: guidText) else { throw StoreError.corrupt("bad GUID of database \(name)") }
-
-        let url = dataDirectory.appendingPathComponent("mdb").appendingPathComponent("\(canonicalName).sqlite")
-        let quotas = options.quotas(for: canonicalName)
+        var quotas = record.quotas ?? options.quotas(for: record.name)
+        if record.quotas == nil {
+            // First open since the directory began keeping the quotas in effect: the configured ones apply.
+            let fresh = quotas
+            let name = record.name
+            quotas = try await directory.write { db -> DatabaseQuotas in
+                try db.execute(sql: """
+                    UPDATE databases SET named_props_quota = ?, replids_quota = ?, unauthenticated_named_props_quota = ?
+                    WHERE name = ? AND named_props_quota IS NULL
+                    """, arguments: [fresh.namedProps, fresh.replids, fresh.unauthenticatedNamedProps, name])
+                return try DatabaseRecord.fetch(db, name: name)?.quotas ?? fresh
+            }
+        }
+        let canonicalName = record.name
+        let generation = record.generation
+        let url = databaseFileURL(canonicalName)
         let busyTimeout = options.busyTimeout
         let logger = self.logger
+        let effective = quotas
         let task = try openDatabases.withLock { state -> Task<MailboxDatabase, any Error> in
-            guard !state.closed else { throw StoreError.databaseUnavailable(name) }
-            if let raced = state.tasks[key] { return raced }
+            guard !state.closed else { throw StoreError.databaseUnavailable(canonicalName) }
+            if let raced = state.tasks[key], raced.generation >= generation { return raced.task }
             let task = Task {
                 try await offload {
                     let pool = try Self.openPool(at: url, label: "keep.mdb.\(canonicalName)", busyTimeout: busyTimeout)
@@ -142,25 +217,31 @@ public final class SQLiteStore: MailStore {
                             VALUES (1, ?, 'SYSTEM', 'system', ?)
                             """, arguments: [guid.bytes, Date().timeIntervalSince1970])
                     }
-                    return MailboxDatabase(name: canonicalName, pool: pool, quotas: quotas)
+                    return MailboxDatabase(name: canonicalName, guid: guid, pool: pool, quotas: effective,
+                                           generation: generation)
                 }
             }
-            state.tasks[key] = task
+            state.tasks[key] = (generation, task)
             return task
         }
         do {
             return try await task.value
         } catch {
             openDatabases.withLock { state in
-                if state.tasks[key] == task { state.tasks[key] = nil }
+                if state.tasks[key]?.task == task { state.tasks[key] = nil }
             }
             throw error
         }
     }
 
-    /// Closes a database's pool if it is open (used by unmount).
-    private func closeDatabase(named name: String) async throws {
-        let task = openDatabases.withLock { $0.tasks.removeValue(forKey: name.lowercased()) }
+    /// `DIR/mdb/NAME.sqlite`.
+    func databaseFileURL(_ name: String) -> URL {
+        dataDirectory.appendingPathComponent("mdb").appendingPathComponent("\(name).sqlite")
+    }
+
+    /// Closes a database's pool if it is open here (unmount, remount, removal).
+    func closeDatabase(named name: String) async throws {
+        let task = openDatabases.withLock { $0.tasks.removeValue(forKey: name.lowercased())?.task }
         guard let task, let mdb = try? await task.value else { return }
         try await offload { try mdb.pool.close() }
     }
@@ -171,7 +252,7 @@ public final class SQLiteStore: MailStore {
         let tasks = openDatabases.withLock { state -> [Task<MailboxDatabase, any Error>] in
             state.closed = true
             defer { state.tasks = [:] }
-            return Array(state.tasks.values)
+            return state.tasks.values.map(\.task)
         }
         var firstError: (any Error)?
         for task in tasks {
@@ -181,28 +262,6 @@ public final class SQLiteStore: MailStore {
         let directory = self.directory
         do { try await offload { try directory.close() } } catch { firstError = firstError ?? error }
         if let firstError { throw firstError }
-    }
-
-    // MARK: Mount
-
-    /// Marks a database mounted; it opens on next use with the quotas `options` gives it.
-    public func mountDatabase(_ name: String) async throws {
-        let changed = try await directory.write { db in
-            try db.execute(sql: "UPDATE databases SET mounted = 1 WHERE name = ?", arguments: [name])
-            return db.changesCount
-        }
-        guard changed > 0 else { throw StoreError.noSuchDatabase(name) }
-    }
-
-    /// Marks a database unmounted and closes it; calls for its users fail with `.databaseUnavailable` until it is
-    /// mounted again.
-    public func unmountDatabase(_ name: String) async throws {
-        let changed = try await directory.write { db in
-            try db.execute(sql: "UPDATE databases SET mounted = 0 WHERE name = ?", arguments: [name])
-            return db.changesCount
-        }
-        guard changed > 0 else { throw StoreError.noSuchDatabase(name) }
-        try await closeDatabase(named: name)
     }
 
     // MARK: Watch

@@ -171,6 +171,7 @@ enum Schema {
                 ) WITHOUT ROWID;
                 CREATE INDEX message_header_skips_name ON message_header_skips(name);
                 ALTER TABLE messages ADD COLUMN headers_indexed INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX messages_unindexed ON messages(folder_id) WHERE headers_indexed = 0;
                 CREATE INDEX messages_origin ON messages(origin_replid, origin_counter);
                 CREATE INDEX message_keywords_propid ON message_keywords(propid);
                 CREATE TABLE moves_in (

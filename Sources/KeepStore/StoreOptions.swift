@@ -43,6 +43,10 @@ public struct StoreOptions: Sendable {
     /// Per-database overrides of the three quotas, keyed by database name (case-insensitive). They take effect when
     /// the database is opened (mounted).
     public var databaseQuotas: [String: DatabaseQuotas] = [:]
+    /// How many new PS_INTERNET_HEADERS names one delivered or appended message may create when its header
+    /// fields are promoted; fields beyond it are simply not promoted (no error). The LMTP server passes its
+    /// `lmtp.max_new_named_props_per_message`.
+    public var maxNewNamedPropsPerMessage: Int = 64
     /// How long a write waits for another process (e.g. the `keep` CLI) holding the SQLite write lock.
     public var busyTimeout: TimeInterval = 10
     /// How long an identical event (same id, database and user) is folded into the previous row.

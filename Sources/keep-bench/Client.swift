@@ -134,6 +134,12 @@ final class IMAPClientHandler: ChannelInboundHandler {
         pushWaiter = (Array(match.utf8), promise)
     }
 
+    func cancelPush(_ promise: EventLoopPromise<ContinuousClock.Instant>) {
+        guard let push = pushWaiter, push.promise.futureResult === promise.futureResult else { return }
+        pushWaiter = nil
+        promise.fail(BenchError("no push within the timeout"))
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let now = ContinuousClock.now
         let response = unwrapInboundIn(data)
@@ -323,10 +329,13 @@ final class IMAPClient: Sendable {
         _ = try await idle.get()
     }
 
-    /// A future fulfilled with the arrival time of the next untagged response containing `match`.
-    func expectPush(_ match: String) -> EventLoopFuture<ContinuousClock.Instant> {
+    /// A future fulfilled with the arrival time of the next untagged response containing `match`, or failed after
+    /// `timeout`.
+    func expectPush(_ match: String, timeout: TimeAmount) -> EventLoopFuture<ContinuousClock.Instant> {
         let promise = channel.eventLoop.makePromise(of: ContinuousClock.Instant.self)
+        let handler = self.handler
         onLoop { $0.expectPush(match, promise) }
+        channel.eventLoop.scheduleTask(in: timeout) { handler.value.cancelPush(promise) }
         return promise.futureResult
     }
 

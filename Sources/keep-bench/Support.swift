@@ -139,7 +139,10 @@ struct ServerMemory: Sendable {
     var isKnown: Bool { !pids.isEmpty || processName != nil }
 
     /// Sum of VmRSS in bytes, nil when no server process is known or found.
-    func residentBytes() -> Int? {
+    func residentBytes() -> Int? { usage()?.rss }
+
+    /// Sums of VmRSS and of Pss (shared pages divided among their users; fairer for multi-process servers).
+    func usage() -> (rss: Int, pss: Int)? {
         let all = Self.processes()
         var selected = Set<Int32>()
         if !pids.isEmpty {
@@ -152,15 +155,19 @@ struct ServerMemory: Sendable {
             selected = Set(all.filter { $0.value.comm == processName }.map(\.key))
         }
         guard !selected.isEmpty else { return nil }
-        var total = 0
-        for pid in selected {
-            guard let status = readFile("/proc/\(pid)/status") else { continue }
-            for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-                let number = line.dropFirst(6).split(separator: " ").first.flatMap { Int($0) } ?? 0
-                total += number * 1024
+        var rss = 0, pss = 0
+        func kib(_ text: String?, _ key: String) -> Int {
+            guard let text else { return 0 }
+            for line in text.split(separator: "\n") where line.hasPrefix(key) {
+                return (line.dropFirst(key.count).split(separator: " ").first.flatMap { Int($0) } ?? 0) * 1024
             }
+            return 0
         }
-        return total
+        for pid in selected {
+            rss += kib(readFile("/proc/\(pid)/status"), "VmRSS:")
+            pss += kib(readFile("/proc/\(pid)/smaps_rollup"), "Pss:")
+        }
+        return (rss, pss)
     }
 
     /// pid → (parent, command name) of every process.

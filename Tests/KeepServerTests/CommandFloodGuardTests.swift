@@ -133,3 +133,52 @@ import Testing
         _ = (a, b)
     }
 }
+
+/// Connection-level bounds: totals, unauthenticated per IP and in total (oldest evicted), LMTP's own pending rule.
+@Suite struct ConnectionBoundTests {
+    @Test func totalConnectionLimitRefusesWithBYE() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxConnections = 2 }
+        defer { Task { await s.stopAndRemove() } }
+        let a = try await s.imap()
+        let b = try await s.imap()
+        let c = try await LineClient.connect(port: s.imapPort)
+        #expect(try await c.readLine() == "* BYE [LIMIT] Too many connections")
+        _ = (a, b)
+    }
+
+    @Test func unauthenticatedConnectionsPerIPAreBounded() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxUnauthenticatedConnectionsPerIP = 2 }
+        defer { Task { await s.stopAndRemove() } }
+        let a = try await s.imap()
+        let b = try await s.imap()
+        let c = try await LineClient.connect(port: s.imapPort)
+        #expect(try await c.readLine() == "* BYE [LIMIT] Too many connections from your address")
+        // Logging in frees the slot.
+        _ = try await a.command("LOGIN alice secret")
+        let d = try await s.imap()
+        #expect(try await d.command("NOOP").last == "t1 OK NOOP completed")
+        _ = b
+    }
+
+    @Test func atTheUnauthenticatedCapTheOldestIsDropped() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxUnauthenticatedConnections = 2 }
+        defer { Task { await s.stopAndRemove() } }
+        let oldest = try await s.imap()
+        let middle = try await s.imap()
+        let newcomer = try await s.imap()
+        #expect(await oldest.waitForEnd(timeout: 2) == .closed)
+        #expect(try await newcomer.command("NOOP").last == "t1 OK NOOP completed")
+        #expect(try await middle.command("NOOP").last == "t1 OK NOOP completed")
+    }
+
+    @Test func lmtpPipelineFloodIsReset() async throws {
+        let s = try await TestServer.start { $0.limits.lmtpMaxPendingCommands = 10 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await LineClient.connect(port: s.lmtpPort)
+        _ = try await c.readLine()
+        try? await c.send(String(repeating: "NOOP\r\n", count: 11))
+        #expect(await c.waitForEnd(timeout: 2) == .reset)
+        let d = try await LineClient.connect(port: s.lmtpPort)
+        #expect(try await d.readLine().hasPrefix("220 "))
+    }
+}

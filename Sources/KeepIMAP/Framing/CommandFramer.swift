@@ -275,7 +275,9 @@ public struct CommandFramer: Sendable {
         let digitsEnd = i
         while i >= line.startIndex, line[i] >= UInt8(ascii: "0"), line[i] <= UInt8(ascii: "9") { i -= 1 }
         guard i >= line.startIndex, line[i] == UInt8(ascii: "{") else { return nil }
-        let digits = line[(i + 1)...digitsEnd]
+        let digits = line[(i + 1)..<(digitsEnd + 1)]
+        // `{}` announces nothing: the line is an ordinary (bad) command, not a literal (found by the fuzzer).
+        if digits.isEmpty { return nil }
         guard !digits.isEmpty else { return (nil, synchronising) }
         // `number64` is valid syntax at any size; a huge one is simply too large (saturated at Int.max), which the
         // caller refuses against its limit without holding a byte of it.

@@ -1,0 +1,275 @@
+import ArgumentParser
+import NIOCore
+import NIOPosix
+
+/// `flood`: K connections write 1,500-byte frames of `aN NOOP` without reading; one logged-in client measures its
+/// NOOP/FETCH round trips, a fresh connection's greeting+LOGIN time and the server's memory, with and without the flood.
+struct Flood: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Command flood: legit client latency, flooder resets, server RSS growth, new-login time.")
+
+    @OptionGroup var target: TargetOptions
+
+    @Option(help: "Flooder counts to run, comma-separated (default 1,10,50,200; 10,50 with --smoke).")
+    var flooders: String?
+
+    @Option(help: "Seconds measured per phase (default 10; 3 with --smoke).")
+    var duration: Double?
+
+    @Flag(help: "Flooders log in (as PREFIX1..) before flooding; default: they flood before login.")
+    var floodLogin = false
+
+    mutating func run() async throws {
+        let seconds = duration ?? (target.smoke ? 3 : 10)
+        let counts = (flooders ?? (target.smoke ? "10,50" : "1,10,50,200")).split(separator: ",").compactMap { Int($0) }
+        let endpoint = try target.imapEndpoint()
+        let memory = target.memory
+        if !memory.isKnown { Output.note("flood: no --server-pid/--server-process: memory not measured") }
+        try await ensureFilled(users: 1, messages: 5, target: target)
+
+        let client = try await IMAPClient.connect(to: endpoint, group: benchGroup)
+        try await client.login(target.user(1), target.password)
+        try await client.command("SELECT INBOX")
+
+        let base = try await measure(client, seconds: seconds, endpoint: endpoint, memory: memory)
+        Output.note("flood: unflooded client p50 \(Output.format(base.client.percentileMs(50))) ms p99 \(Output.format(base.client.percentileMs(99))) ms, greeting+LOGIN p50 \(Output.format(base.login.percentileMs(50))) ms")
+        Output.metric("flood.k0.client_p50_ms", base.client.percentileMs(50), "ms")
+        Output.metric("flood.k0.client_p99_ms", base.client.percentileMs(99), "ms")
+        Output.metric("flood.k0.login_p50_ms", base.login.percentileMs(50), "ms")
+        Output.metric("flood.k0.login_max_ms", base.login.percentileMs(100), "ms")
+
+        for k in counts {
+            let rssBefore = memory.residentBytes()
+            let stopAt = NIODeadline.now() + .milliseconds(Int64((seconds + 1.5) * 1000))
+            let floodTask = Task { await flood(k, endpoint: endpoint, stopAt: stopAt, login: floodLogin ? target : nil) }
+            try await Task.sleep(for: .seconds(1))
+            let phase = try await measure(client, seconds: seconds, endpoint: endpoint, memory: memory)
+            let outcome = await floodTask.value
+            let p99Ratio = phase.client.percentileMs(99) / max(0.001, base.client.percentileMs(99))
+            Output.note(
+                "flood K=\(k): client p50 \(Output.format(phase.client.percentileMs(50))) ms p99 \(Output.format(phase.client.percentileMs(99))) ms (\(Output.format(p99Ratio))× unflooded), "
+                    + "greeting+LOGIN p50 \(Output.format(phase.login.percentileMs(50))) ms max \(Output.format(phase.login.percentileMs(100))) ms (\(phase.login.errors) failed), "
+                    + "flooder connections \(outcome.connections): reset \(outcome.reset), closed \(outcome.closed), held to the end \(outcome.held), refused \(outcome.refused); "
+                    + "time to disconnect p50 \(Output.format(outcome.lifetime.percentileMs(50))) ms; \(outcome.bytes / 1024) KiB written")
+            Output.metric("flood.k\(k).client_p50_ms", phase.client.percentileMs(50), "ms")
+            Output.metric("flood.k\(k).client_p99_ms", phase.client.percentileMs(99), "ms")
+            Output.metric("flood.k\(k).client_p99_ratio", p99Ratio, "x")
+            Output.metric("flood.k\(k).client_ops_per_s", Double(phase.client.count) / seconds, "ops/s")
+            Output.metric("flood.k\(k).login_p50_ms", phase.login.percentileMs(50), "ms")
+            Output.metric("flood.k\(k).login_max_ms", phase.login.percentileMs(100), "ms")
+            Output.metric("flood.k\(k).login_errors", Double(phase.login.errors), "count")
+            Output.metric("flood.k\(k).disconnects_per_s", Double(outcome.reset + outcome.closed) / (seconds + 1.5), "conn/s")
+            Output.metric("flood.k\(k).reset_fraction", Double(outcome.reset) / Double(max(1, outcome.connections)), "fraction")
+            if outcome.lifetime.count > 0 {
+                Output.metric("flood.k\(k).time_to_disconnect_p50_ms", outcome.lifetime.percentileMs(50), "ms")
+            }
+            if let before = rssBefore, let peak = phase.peakRSS {
+                let growth = Double(max(0, peak - before)) / 1_048_576
+                Output.note("flood K=\(k): server RSS \(before / 1_048_576) MiB → peak \(peak / 1_048_576) MiB (+\(Output.format(growth)) MiB)")
+                Output.metric("flood.k\(k).rss_growth_mb", growth, "MiB")
+            }
+            if phase.client.errors > 0 { throw BenchError("flood K=\(k): the measured client failed") }
+            try await Task.sleep(for: .seconds(1))  // let the server settle
+        }
+        await client.logout()
+    }
+
+    struct Phase {
+        var client = LatencyStats()
+        var login = LatencyStats()
+        var peakRSS: Int?
+    }
+
+    /// Round trips of the logged-in client (NOOP and FETCH alternately), a new greeting+LOGIN every 500 ms, RSS
+    /// sampled alongside.
+    private func measure(_ client: IMAPClient, seconds: Double, endpoint: Endpoint, memory: ServerMemory) async throws -> Phase {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        let target = self.target
+        async let logins: (LatencyStats, Int?) = {
+            var stats = LatencyStats()
+            var peak = memory.residentBytes()
+            while ContinuousClock.now < deadline {
+                let start = ContinuousClock.now
+                do {
+                    let fresh = try await IMAPClient.connect(to: endpoint, group: benchGroup)
+                    _ = try await fresh.login(target.user(2), target.password)
+                    stats.record(ContinuousClock.now - start)
+                    await fresh.logout()
+                } catch {
+                    stats.errors += 1
+                }
+                if let rss = memory.residentBytes() { peak = max(peak ?? 0, rss) }
+                try? await Task.sleep(until: start + .milliseconds(500))
+            }
+            return (stats, peak)
+        }()
+        var phase = Phase()
+        var n = 0
+        while ContinuousClock.now < deadline {
+            n += 1
+            do {
+                let reply = try await client.command(n % 2 == 0 ? "NOOP" : "FETCH 1 (FLAGS)")
+                phase.client.record(reply.latency)
+            } catch {
+                phase.client.errors += 1
+                Output.note("flood: measured client failed: \(error)")
+                break
+            }
+        }
+        let (login, peak) = await logins
+        phase.login = login
+        phase.peakRSS = peak
+        return phase
+    }
+}
+
+/// What happened to the flooders' connections.
+struct FloodOutcome: Sendable {
+    var connections = 0, reset = 0, closed = 0, held = 0, refused = 0
+    var bytes = 0
+    var lifetime = LatencyStats()
+}
+
+/// Runs `k` flooders until `stopAt`; each reconnects when the server drops it.
+private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: TargetOptions?) async -> FloodOutcome {
+    await withTaskGroup(of: FloodOutcome.self) { group in
+        for i in 0..<k {
+            group.addTask {
+                var outcome = FloodOutcome()
+                while NIODeadline.now() < stopAt {
+                    do {
+                        if let login {  // log in first, then hand the channel to the flood handler
+                            let client = try await IMAPClient.connect(to: endpoint, group: benchGroup)
+                            try await client.login(login.user(i % 50 + 1), login.password)
+                            let result = try await startFlood(on: client.channel, stopAt: stopAt)
+                            outcome.add(result)
+                        } else {
+                            let channel = try await ClientBootstrap(group: benchGroup)
+                                .channelOption(.autoRead, value: false)
+                                .connectTimeout(.seconds(5))
+                                .connect(host: endpoint.host, port: endpoint.port).get()
+                            let result = try await startFlood(on: channel, stopAt: stopAt)
+                            outcome.add(result)
+                        }
+                    } catch {
+                        outcome.refused += 1
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                return outcome
+            }
+        }
+        var total = FloodOutcome()
+        for await o in group {
+            total.connections += o.connections
+            total.reset += o.reset
+            total.closed += o.closed
+            total.held += o.held
+            total.refused += o.refused
+            total.bytes += o.bytes
+            total.lifetime.merge(o.lifetime)
+        }
+        return total
+    }
+}
+
+extension FloodOutcome {
+    mutating func add(_ r: FloodHandler.Result) {
+        connections += 1
+        bytes += r.bytes
+        switch r.end {
+        case .reset: reset += 1
+        case .closed: closed += 1
+        case .held: held += 1
+        }
+        if r.end != .held { lifetime.record(r.lifetime) }
+    }
+}
+
+private func startFlood(on channel: any Channel, stopAt: NIODeadline) async throws -> FloodHandler.Result {
+    let done = channel.eventLoop.makePromise(of: FloodHandler.Result.self)
+    try await channel.eventLoop.submit {
+        _ = channel.setOption(.autoRead, value: false)
+        let ops = channel.pipeline.syncOperations
+        if let old = try? ops.handler(type: IMAPClientHandler.self) { _ = ops.removeHandler(old) }
+        try ops.addHandler(FloodHandler(stopAt: stopAt, done: done))
+    }.get()
+    return try await done.futureResult.get()
+}
+
+/// Writes 1,500-byte frames of `aN NOOP\r\n` while the socket takes them, never reads; reports how the connection ended.
+final class FloodHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum End: Sendable { case reset, closed, held }
+    struct Result: Sendable {
+        var end: End
+        var lifetime: Duration
+        var bytes: Int
+    }
+
+    private let stopAt: NIODeadline
+    private let done: EventLoopPromise<Result>
+    private let started = ContinuousClock.now
+    private var tag = 1
+    private var bytes = 0
+    private var sawReset = false
+    private var stopping = false
+    private static let frameSize = 1500
+    private static let maxBytes = 256 * 1024 * 1024  // bound per connection
+
+    init(stopAt: NIODeadline, done: EventLoopPromise<Result>) {
+        self.stopAt = stopAt
+        self.done = done
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(deadline: stopAt) {
+            let (handler, context) = loopBound.value
+            handler.stopping = true
+            context.close(promise: nil)
+        }
+        if context.channel.isActive { writeMore(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        writeMore(context)
+        context.fireChannelActive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { writeMore(context) }
+    }
+
+    private func writeMore(_ context: ChannelHandlerContext) {
+        var wrote = false
+        while context.channel.isWritable, !stopping, bytes < Self.maxBytes {
+            var frame = context.channel.allocator.buffer(capacity: Self.frameSize + 32)
+            while frame.readableBytes < Self.frameSize {
+                frame.writeString("a\(tag) NOOP\r\n")
+                tag += 1
+            }
+            bytes += frame.readableBytes
+            context.write(wrapOutboundOut(frame), promise: nil)
+            wrote = true
+        }
+        if wrote { context.flush() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let text = "\(error)"
+        if text.contains("reset") || text.contains("ECONNRESET") || text.contains("Broken pipe") || text.contains("EPIPE") {
+            sawReset = true
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let end: End = stopping ? .held : sawReset ? .reset : .closed
+        done.succeed(Result(end: end, lifetime: ContinuousClock.now - started, bytes: bytes))
+    }
+}
+
+@available(*, unavailable) extension FloodHandler: Sendable {}

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Keep vs Dovecot, same machine, same load generator (keep-bench), alternating runs (Keep, Dovecot, Keep, ...).
+# Starts a private Dovecot (own config, base_dir and mail under a temp folder, loopback ports) and a private Keep,
+# runs every scenario against both, prints medians and Keep/Dovecot ratios, and rewrites the results section of
+# BENCHMARKS.md. Starts and stops only its own processes, by pid; binds only 127.0.0.1.
+#
+# Environment: PAIRS (default 3), MIX_SECONDS (20), IDLE_COUNTS (1000,10000), IDLE_PAIRS (1), BIGBOX_MESSAGES (100000),
+# BIGBOX_PAIRS (1), KEEP_BIN/KEEP_BENCH_BIN (skip the build), KEEP_COMPARE_DIR (reuse a work folder: mailboxes
+# stay filled), SCENARIOS (default "mix ping lmtp flood idle bigbox").
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/bench/lib.sh"
+
+PAIRS=${PAIRS:-3}
+MIX_SECONDS=${MIX_SECONDS:-20}
+IDLE_COUNTS=${IDLE_COUNTS:-1000,10000}
+IDLE_PAIRS=${IDLE_PAIRS:-1}
+BIGBOX_MESSAGES=${BIGBOX_MESSAGES:-100000}
+BIGBOX_PAIRS=${BIGBOX_PAIRS:-1}
+SCENARIOS=${SCENARIOS:-mix ping lmtp flood idle bigbox}
+USERS=50
+
+if ! command -v dovecot >/dev/null || [[ ! -x /usr/lib/dovecot/imap || ! -x /usr/lib/dovecot/lmtp ]]; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dovecot-imapd dovecot-lmtpd
+fi
+build_bins
+
+W=${KEEP_COMPARE_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/keep-compare.XXXXXX")}
+mkdir -p "$W/results"
+chmod 755 "$W"  # Dovecot's unprivileged processes read its config and users below
+KEEP_PID="" DOVECOT_PID="" FLOOR_PID=""
+cleanup() {
+    stop_pid "$FLOOR_PID"
+    stop_pid "$KEEP_PID"
+    stop_pid "$DOVECOT_PID"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# --- Keep
+start_keep "$W/keep"
+add_keep_users "$W/keep" "$USERS"
+for ((i = 1; i <= 10; i++)); do  # LMTP recipients, apart from the mix users
+    grep -qx "l$i" <<<"$("$KEEP_BIN" user list --data "$W/keep" | cut -f1)" \
+        || "$KEEP_BIN" user add "l$i" --password "$BENCH_PASSWORD" --data "$W/keep" >/dev/null
+done
+echo "keep: pid $KEEP_PID imap $KEEP_IMAP lmtp $KEEP_LMTP"
+
+# --- Dovecot (private instance)
+D=$W/dovecot
+mkdir -p "$D/run" "$D/state" "$D/mail" "$D/log"
+DOVECOT_IMAP=127.0.0.1:$(free_port)
+DOVECOT_LMTP=127.0.0.1:$(free_port)
+: > "$D/users"
+for ((i = 1; i <= USERS; i++)); do echo "u$i:{PLAIN}$BENCH_PASSWORD::::::" >> "$D/users"; done
+for ((i = 1; i <= 10; i++)); do echo "l$i:{PLAIN}$BENCH_PASSWORD::::::" >> "$D/users"; done
+chown -R dovecot:dovecot "$D/mail"
+cat > "$D/dovecot.conf" <<CONF
+# Private benchmark instance: loopback only, its own base_dir, state and mail under $D.
+protocols = imap lmtp
+listen = 127.0.0.1
+base_dir = $D/run
+state_dir = $D/state
+instance_name = keep-bench-dovecot
+log_path = $D/log/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = sdbox:~/sdbox
+mail_uid = dovecot
+mail_gid = dovecot
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n $D/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%n $D/users
+  default_fields = home=$D/mail/%n
+}
+# High-performance login mode (one login process serves many connections), as Dovecot documents for busy servers.
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${DOVECOT_IMAP##*:}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+  service_count = 0
+  process_min_avail = $(nproc)
+  client_limit = 15000
+}
+service imap {
+  process_limit = 12000
+  client_limit = 1
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = ${DOVECOT_LMTP##*:}
+  }
+  unix_listener lmtp {
+    mode = 0600
+  }
+}
+service anvil {
+  client_limit = 15000
+}
+service stats {
+  client_limit = 15000
+}
+service auth {
+  client_limit = 15000
+}
+service config {
+  client_limit = 15000
+}
+default_vsz_limit = 0
+protocol imap {
+  mail_max_userip_connections = 20000
+}
+lmtp_save_to_detail_mailbox = no
+CONF
+dovecot -c "$D/dovecot.conf" -F &
+DOVECOT_PID=$!
+for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/${DOVECOT_IMAP##*:}") 2>/dev/null && break
+    sleep 0.1
+done
+echo "dovecot: pid $DOVECOT_PID imap $DOVECOT_IMAP lmtp $DOVECOT_LMTP ($(dovecot --version))"
+
+# --- Floor
+"$KEEP_BENCH_BIN" floor-server --port 0 --lifetime 86400 2> "$W/floor.log" &
+FLOOR_PID=$!
+FLOOR_IMAP=127.0.0.1:$(wait_port "$W/floor.log" imap)
+
+# bench SERVER PAIR NAME ARGS...: one run; metric lines go to results/all.tsv as "server key value unit".
+bench() {
+    local server=$1 pair=$2 name=$3
+    shift 3
+    local imap lmtp pid
+    case $server in
+        keep) imap=$KEEP_IMAP lmtp=$KEEP_LMTP pid=$KEEP_PID ;;
+        dovecot) imap=$DOVECOT_IMAP lmtp=$DOVECOT_LMTP pid=$DOVECOT_PID ;;
+        floor) imap=$FLOOR_IMAP lmtp=127.0.0.1:1 pid=$FLOOR_PID ;;
+    esac
+    local out="$W/results/$server.$name.$pair.txt"
+    echo "=== pair $pair: $name on $server"
+    if ! timeout 3600 "$KEEP_BENCH_BIN" "$@" --imap "$imap" --lmtp "$lmtp" --password "$BENCH_PASSWORD" \
+        --server-pid "$pid" --label "$server" > "$out" 2>&1; then
+        echo "!!! $name on $server failed (see $out)"
+    fi
+    grep '^#' "$out" | sed 's/^/   /' || true
+    grep '^metric ' "$out" | awk -v s="$server" -v p="$pair" -v n="$name" '{ k = $2; sub(/^[^.]*/, n, k); print s "\t" p "\t" k "\t" $3 "\t" $4 }' >> "$W/results/all.tsv"
+}
+
+has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+
+: > "$W/results/all.tsv"
+for ((pair = 1; pair <= PAIRS; pair++)); do
+    for server in keep dovecot; do
+        if has mix; then
+            bench "$server" "$pair" mix10 mix --clients 10 --duration "$MIX_SECONDS"
+            bench "$server" "$pair" mix50 mix --clients 50 --duration "$MIX_SECONDS"
+        fi
+        has ping && bench "$server" "$pair" ping ping --clients 50 --users 50
+        has lmtp && bench "$server" "$pair" lmtp lmtp --sessions 10 --rcpt-prefix l
+        has flood && bench "$server" "$pair" flood flood
+    done
+    has ping && bench floor "$pair" ping ping --clients 50 --users 50
+done
+for ((pair = 1; pair <= IDLE_PAIRS; pair++)); do
+    for server in keep dovecot; do
+        has idle && bench "$server" "$pair" idle idle --connections "$IDLE_COUNTS"
+    done
+done
+for ((pair = 1; pair <= BIGBOX_PAIRS; pair++)); do
+    for server in keep dovecot; do
+        has bigbox && bench "$server" "$pair" bigbox bigbox --messages "$BIGBOX_MESSAGES"
+    done
+done
+
+# --- Summary: medians per figure and Keep/Dovecot; BENCHMARKS.md results section.
+MACHINE="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -g | awk '/Mem:/ { print $2 " GiB RAM" }'); $(uname -srvmo)"
+python3 "$ROOT/bench/summarize.py" "$W/results/all.tsv" "$ROOT/BENCHMARKS.md" \
+    --machine "$MACHINE" --dovecot "$(dovecot --version)" --keep-commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+    --pairs "$PAIRS" --mix-seconds "$MIX_SECONDS" --idle-counts "$IDLE_COUNTS" --bigbox-messages "$BIGBOX_MESSAGES"
+echo "results: $W/results (raw runs), BENCHMARKS.md updated"

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Medians of bench/compare.sh runs, Keep/Dovecot ratios, and the results section of BENCHMARKS.md.
+
+Input: a TSV of `server  pair  key  value  unit` lines. Output: a table on stdout, and BENCHMARKS.md with the text
+between `<!-- results:begin -->` and `<!-- results:end -->` replaced (the rest of the file is left as written).
+"""
+import argparse
+import collections
+import datetime
+import re
+import statistics
+
+LOWER_IS_BETTER = {"ms", "MiB", "KiB", "count", "fraction"}
+
+# (label, key, server, comparison, threshold, kind) — kind: "ratio" compares Keep/Dovecot, "abs" Keep's own value.
+TARGETS = [
+    ("mix at 10 clients ≥ 1.5× Dovecot", "mix10.total.ops_per_s", "ratio", ">=", 1.5),
+    ("mix at 50 clients ≥ 1.5× Dovecot", "mix50.total.ops_per_s", "ratio", ">=", 1.5),
+    ("idle ≤ 50 KiB per connection (1,000)", "idle.c1000.kib_per_connection", "abs", "<=", 50),
+    ("idle ≤ 50 KiB per connection (10,000)", "idle.c10000.kib_per_connection", "abs", "<=", 50),
+    ("lmtp deliveries/s ≥ Dovecot", "lmtp.DELIVERY.ops_per_s", "ratio", ">=", 1.0),
+    ("bigbox SELECT < 50 ms", "bigbox.SELECT.p50_ms", "abs", "<", 50),
+    ("50 flooders: client p99 ≤ 1.5× unflooded", "flood.k50.client_p99_ratio", "abs", "<=", 1.5),
+    ("50 flooders: new greeting+LOGIN < 50 ms (p50)", "flood.k50.login_p50_ms", "abs", "<", 50),
+    ("50 flooders: new greeting+LOGIN < 50 ms (max)", "flood.k50.login_max_ms", "abs", "<", 50),
+    ("50 flooders: server memory growth < 20 MB", "flood.k50.rss_growth_mb", "abs", "<", 20),
+]
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tsv")
+    ap.add_argument("benchmarks_md")
+    ap.add_argument("--machine", default="?")
+    ap.add_argument("--dovecot", default="?")
+    ap.add_argument("--keep-commit", default="?")
+    ap.add_argument("--pairs", default="?")
+    ap.add_argument("--mix-seconds", default="?")
+    ap.add_argument("--idle-counts", default="?")
+    ap.add_argument("--bigbox-messages", default="?")
+    a = ap.parse_args()
+
+    values = collections.defaultdict(list)
+    units = {}
+    order = []
+    for line in open(a.tsv):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) != 5:
+            continue
+        server, _pair, key, value, unit = parts
+        try:
+            v = float(value)
+        except ValueError:
+            continue
+        values[(server, key)].append(v)
+        units[key] = unit
+        if key not in order:
+            order.append(key)
+
+    def med(server, key):
+        vs = values.get((server, key))
+        return statistics.median(vs) if vs else None
+
+    def runs(server, key):
+        return len(values.get((server, key), []))
+
+    rows = []
+    for key in order:
+        if key.endswith(".errors") or key.endswith(".messages"):
+            pass
+        k, d, f = med("keep", key), med("dovecot", key), med("floor", key)
+        ratio = (k / d) if (k is not None and d not in (None, 0)) else None
+        rows.append((key, units[key], k, d, ratio, f, runs("keep", key), runs("dovecot", key)))
+
+    header = "| figure | unit | Keep | Dovecot | Keep/Dovecot | floor | runs K/D |"
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|"]
+    for key, unit, k, d, ratio, f, rk, rd in rows:
+        better = "lower is better" if unit in LOWER_IS_BETTER else "higher is better"
+        lines.append(f"| `{key}` | {unit} ({better}) | {fmt(k)} | {fmt(d)} | {fmt(ratio)} | {fmt(f)} | {rk}/{rd} |")
+
+    target_lines = ["| target | figure | Keep | Dovecot | met? |", "|---|---|---:|---:|---|"]
+    for label, key, kind, op, threshold in TARGETS:
+        k, d = med("keep", key), med("dovecot", key)
+        value = (k / d) if (kind == "ratio" and k is not None and d) else k
+        if value is None:
+            met = "not measured"
+        else:
+            ok = {"<": value < threshold, "<=": value <= threshold, ">=": value >= threshold}[op]
+            met = ("yes" if ok else "**no**") + f" ({fmt(value)}{'×' if kind == 'ratio' else ''})"
+        target_lines.append(f"| {label} | `{key}` | {fmt(k)} | {fmt(d)} | {met} |")
+
+    table = "\n".join(lines)
+    targets = "\n".join(target_lines)
+    print(table)
+    print()
+    print(targets)
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"""<!-- results:begin -->
+## Latest figures
+
+Written by `bench/compare.sh` on {now}: Keep at commit `{a.keep_commit}` vs {a.dovecot}, {a.pairs} alternating pairs
+(idle and bigbox: see their pair count in the method), medians over the runs. Mix runs {a.mix_seconds} s per run; idle at
+{a.idle_counts} connections; bigbox with {a.bigbox_messages} messages. Machine: {a.machine}.
+
+### Targets
+
+{targets}
+
+### All figures
+
+{table}
+<!-- results:end -->"""
+    try:
+        text = open(a.benchmarks_md).read()
+    except FileNotFoundError:
+        text = "# Benchmarks\n\n<!-- results:begin -->\n<!-- results:end -->\n"
+    if "<!-- results:begin -->" in text:
+        text = re.sub(r"<!-- results:begin -->.*?<!-- results:end -->", lambda _: section, text, flags=re.S)
+    else:
+        text += "\n" + section + "\n"
+    open(a.benchmarks_md, "w").write(text)
+
+
+if __name__ == "__main__":
+    main()
