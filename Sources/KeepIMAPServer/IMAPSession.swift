@@ -273,6 +273,10 @@ final class IMAPSession: @unchecked Sendable {
             encoder.tagged(tag, .no, code, text)
             try? await output.send(takeOutput())
             return .proceed
+        } catch SessionError.limit(let text) {
+            encoder.tagged(tag, .no, .limit, text)
+            try? await output.send(takeOutput())
+            return .proceed
         } catch is CancellationError {
             return .close
         } catch {

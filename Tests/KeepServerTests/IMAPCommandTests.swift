@@ -128,3 +128,21 @@ import Testing
         #expect(f.first?.hasSuffix(m + ")") == true)
     }
 }
+
+/// Mailbox names and trees are bounded (`imap.max_mailbox_name_length`, `max_mailbox_depth`, `max_mailboxes_per_user`).
+@Suite struct MailboxLimitTests {
+    @Test func overlongDeepOrTooManyMailboxesGetNOLIMIT() async throws {
+        let s = try await TestServer.start {
+            $0.limits.maxMailboxNameLength = 32
+            $0.limits.maxMailboxDepth = 3
+            $0.limits.maxMailboxesPerUser = 3
+        }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        #expect(try await c.command("CREATE " + String(repeating: "n", count: 33)).last?.hasPrefix("t2 NO [LIMIT]") == true)
+        #expect(try await c.command("CREATE a/b/c/d").last?.hasPrefix("t3 NO [LIMIT]") == true)
+        #expect(try await c.command("CREATE one").last == "t4 OK CREATE completed")
+        #expect(try await c.command("CREATE two").last == "t5 OK CREATE completed")
+        #expect(try await c.command("CREATE three").last?.hasPrefix("t6 NO [LIMIT]") == true)
+    }
+}
