@@ -68,12 +68,45 @@ extension IMAPSession {
                 if flagsChanged.contains(message.uid) && !attributes.contains(.flags) {
                     items.append(.flags(Self.wireFlags(message.flags)))
                 }
-                encoder.untagged(.fetch(msn, items))
-                try await flushIfLarge()
+                try await writeFetch(msn, items)
             }
         }
         try await reportChanges(allowExpunge: false, alreadySent: seenUpdates)
         encoder.tagged(tag, .ok, nil, uid ? "UID FETCH completed" : "FETCH completed")
+    }
+
+    /// Literals at least this large are sent in chunks straight from the message bytes, with back-pressure,
+    /// instead of being copied into the response buffer.
+    static let streamThreshold = 256 * 1024
+
+    /// Writes one FETCH response; large section literals are streamed in chunks.
+    func writeFetch(_ msn: Int, _ items: [FetchResponseItem]) async throws {
+        let large = items.contains {
+            if case .section(_, let data?) = $0 { return data.count >= Self.streamThreshold }
+            return false
+        }
+        guard large else {
+            encoder.untagged(.fetch(msn, items))
+            try await flushIfLarge()
+            return
+        }
+        encoder.fetchStart(msn)
+        for (i, item) in items.enumerated() {
+            if case .section(let name, let data?) = item, data.count >= Self.streamThreshold {
+                encoder.fetchLiteralHeader(name: name, size: data.count, first: i == 0)
+                try await output.send(takeOutput())
+                var offset = 0
+                while offset < data.count {
+                    let end = min(offset + Self.streamThreshold, data.count)
+                    try await output.send(Array(data[offset..<end]))
+                    offset = end
+                }
+            } else {
+                encoder.fetchItem(item, first: i == 0)
+            }
+        }
+        encoder.fetchEnd()
+        try await flushIfLarge()
     }
 
     /// The response items for one message, in the order asked.

@@ -74,6 +74,7 @@ struct Reply: Sendable {
 /// The client side of one IMAP connection; lives on its channel's event loop.
 final class IMAPClientHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private struct Waiter {
         var tag: String
@@ -115,12 +116,12 @@ final class IMAPClientHandler: ChannelInboundHandler {
             out.writeString("\r\n")
         }
         waiters.append(Waiter(tag: tag, sent: .now, promise: promise))
-        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
     }
 
     /// Writes raw bytes (the rest of a synchronising literal, `DONE`).
     func sendRaw(_ bytes: ByteBuffer) {
-        context?.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        context?.writeAndFlush(Self.wrapOutboundOut(bytes), promise: nil)
     }
 
     func expectContinuation(_ promise: EventLoopPromise<Void>) {
@@ -142,7 +143,7 @@ final class IMAPClientHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let now = ContinuousClock.now
-        let response = unwrapInboundIn(data)
+        let response = Self.unwrapInboundIn(data)
         if let greeting {
             self.greeting = nil
             greeting.succeed(String(buffer: response))

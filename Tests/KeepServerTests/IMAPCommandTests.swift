@@ -146,3 +146,21 @@ import Testing
         #expect(try await c.command("CREATE three").last?.hasPrefix("t6 NO [LIMIT]") == true)
     }
 }
+
+/// Large bodies travel in chunks and arrive byte-exact.
+@Suite struct LargeMessageTests {
+    @Test func aTwoMegabyteMessageRoundTripsByteExact() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        var body = "Subject: big\r\n\r\n"
+        for i in 0..<40_000 { body += "line \(i) of a large message body.\r\n" }
+        try await c.send("a APPEND INBOX {\(body.utf8.count)+}\r\n\(body)\r\n")
+        #expect(try await c.readUntilTagged("a", timeout: 30).last?.hasPrefix("a OK") == true)
+        _ = try await c.command("SELECT INBOX")
+        let f = try await c.command("FETCH 1 (UID BODY.PEEK[] RFC822.SIZE)", timeout: 30)
+        #expect(f.first == "* 1 FETCH (UID 1 BODY[] {\(body.utf8.count)}\r\n\(body) RFC822.SIZE \(body.utf8.count))")
+        let p = try await c.command("FETCH 1 BODY.PEEK[]<10.20>")
+        #expect(p.first == "* 1 FETCH (BODY[]<10> {20}\r\n" + String(decoding: Array(body.utf8)[10..<30], as: UTF8.self) + ")")
+    }
+}

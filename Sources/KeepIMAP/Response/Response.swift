@@ -259,6 +259,29 @@ public struct ResponseEncoder: Sendable {
         crlf()
     }
 
+    /// Writes `* n FETCH (`: the start of a FETCH response written item by item (for streamed bodies).
+    public mutating func fetchStart(_ seq: Int) { w("* \(seq) FETCH (") }
+
+    /// Writes one item of a FETCH response begun with `fetchStart`; `first` omits the separating space.
+    public mutating func fetchItem(_ item: FetchResponseItem, first: Bool) {
+        if !first { bytes.append(32) }
+        fetchItem(item)
+    }
+
+    /// Writes `NAME {n}\r\n` — a section whose `n` literal bytes the caller sends itself, straight after.
+    public mutating func fetchLiteralHeader(name: String, size: Int, first: Bool) {
+        if !first { bytes.append(32) }
+        w(name)
+        w(" {\(size)}")
+        crlf()
+    }
+
+    /// Ends a FETCH response begun with `fetchStart`.
+    public mutating func fetchEnd() {
+        w(")")
+        crlf()
+    }
+
     mutating func fetchItem(_ item: FetchResponseItem) {
         switch item {
         case .uid(let u): w("UID \(u)")

@@ -85,7 +85,7 @@ struct Flood: AsyncParsableCommand {
     private func measure(_ client: IMAPClient, seconds: Double, endpoint: Endpoint, memory: ServerMemory) async throws -> Phase {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         let target = self.target
-        async let logins: (LatencyStats, Int?) = {
+        @Sendable func probeLogins() async -> (LatencyStats, Int?) {
             var stats = LatencyStats()
             var peak = memory.residentBytes()
             while ContinuousClock.now < deadline {
@@ -102,7 +102,8 @@ struct Flood: AsyncParsableCommand {
                 try? await Task.sleep(until: start + .milliseconds(500))
             }
             return (stats, peak)
-        }()
+        }
+        async let logins = probeLogins()
         var phase = Phase()
         var n = 0
         while ContinuousClock.now < deadline {
@@ -190,9 +191,8 @@ private func startFlood(on channel: any Channel, stopAt: NIODeadline) async thro
     let done = channel.eventLoop.makePromise(of: FloodHandler.Result.self)
     try await channel.eventLoop.submit {
         _ = channel.setOption(.autoRead, value: false)
-        let ops = channel.pipeline.syncOperations
-        if let old = try? ops.handler(type: IMAPClientHandler.self) { _ = ops.removeHandler(old) }
-        try ops.addHandler(FloodHandler(stopAt: stopAt, done: done))
+        // First in the pipeline: it sees the errors and the close before any IMAP client handler.
+        try channel.pipeline.syncOperations.addHandler(FloodHandler(stopAt: stopAt, done: done), position: .first)
     }.get()
     return try await done.futureResult.get()
 }
@@ -252,7 +252,7 @@ final class FloodHandler: ChannelInboundHandler {
                 tag += 1
             }
             bytes += frame.readableBytes
-            context.write(wrapOutboundOut(frame), promise: nil)
+            context.write(Self.wrapOutboundOut(frame), promise: nil)
             wrote = true
         }
         if wrote { context.flush() }
@@ -269,6 +269,7 @@ final class FloodHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         let end: End = stopping ? .held : sawReset ? .reset : .closed
         done.succeed(Result(end: end, lifetime: ContinuousClock.now - started, bytes: bytes))
+        context.fireChannelInactive()
     }
 }
 

@@ -38,11 +38,11 @@ final class FloorHandler: ChannelInboundHandler {
     private var out = ByteBuffer()
 
     func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "* OK [CAPABILITY IMAP4rev1 LITERAL+] floor ready\r\n")), promise: nil)
+        context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(string: "* OK [CAPABILITY IMAP4rev1 LITERAL+] floor ready\r\n")), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var input = unwrapInboundIn(data)
+        var input = Self.unwrapInboundIn(data)
         pending.writeBuffer(&input)
         var logout = false
         while let lf = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
@@ -57,7 +57,7 @@ final class FloorHandler: ChannelInboundHandler {
         pending.discardReadBytes()
         if pending.readableBytes > 65536 { context.close(promise: nil) }
         if logout {
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
             out.clear()
             context.close(promise: nil)
         }
@@ -65,7 +65,7 @@ final class FloorHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if out.readableBytes > 0 {
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
             out = context.channel.allocator.buffer(capacity: 256)
         }
     }

@@ -184,7 +184,7 @@ final class LMTPClientHandler: ChannelInboundHandler {
     private var buffer = ByteBuffer()
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var input = unwrapInboundIn(data)
+        var input = Self.unwrapInboundIn(data)
         buffer.writeBuffer(&input)
         while let lf = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
             let line = buffer.readString(length: lf - buffer.readerIndex + 1)!.trimmingSuffixCRLF
