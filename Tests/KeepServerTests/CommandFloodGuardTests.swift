@@ -182,3 +182,45 @@ import Testing
         #expect(try await d.readLine().hasPrefix("220 "))
     }
 }
+
+/// A client that stops reading stops its own session; it loses nothing and others are unaffected.
+@Suite struct SlowReaderTests {
+    @Test func aClientThatDoesNotReadIsPausedNotServedWithoutBound() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxOutputBuffer = 65_536 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        var body = "Subject: big\r\n\r\n"
+        for i in 0..<20_000 { body += "line \(i) of a large message body.\r\n" }
+        try await c.send("a APPEND INBOX {\(body.utf8.count)+}\r\n\(body)\r\n")
+        _ = try await c.readUntilTagged("a", timeout: 30)
+        _ = try await c.command("SELECT INBOX")
+        try await c.send((1...40).map { "f\($0) FETCH 1 BODY.PEEK[]\r\n" }.joined())
+        try await Task.sleep(for: .milliseconds(500))
+        let other = try await s.login()
+        #expect(try await other.command("NOOP").last == "t2 OK NOOP completed")
+        let all = try await c.readUntilTagged("f40", timeout: 30)
+        #expect(all.filter { $0.hasPrefix("* 1 FETCH (BODY[] {\(body.utf8.count)}") }.count == 40)
+    }
+
+    @Test func aFlooderThatNeverReadsIsResetByThePendingRule() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxOutputBuffer = 65_536 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        var body = "Subject: big\r\n\r\n"
+        for i in 0..<20_000 { body += "line \(i) of a large message body.\r\n" }
+        try await c.send("a APPEND INBOX {\(body.utf8.count)+}\r\n\(body)\r\n")
+        _ = try await c.readUntilTagged("a", timeout: 30)
+        _ = try await c.command("SELECT INBOX")
+        for batch in 0..<10 {
+            try? await c.send((1...50).map { "f\(batch)x\($0) FETCH 1 BODY.PEEK[]\r\n" }.joined())
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // Without reading a byte: the server must have given up on this connection by the pending rule.
+        var resets = 0
+        for _ in 0..<50 where resets == 0 {
+            resets = s.server.reporter.count(.pendingCommandsReset)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(resets == 1)
+    }
+}
