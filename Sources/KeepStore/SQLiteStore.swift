@@ -25,6 +25,17 @@ final class MailboxDatabase: Sendable {
     }
 }
 
+/// A database being opened or open in this process, with the directory state it was opened at.
+struct OpenDatabase: Sendable {
+    var guid: String
+    var generation: Int64
+    var task: Task<MailboxDatabase, any Error>
+
+    /// Whether this pool is older than the directory's `record` (remounted since, or removed and created anew).
+    func isStale(for record: DatabaseRecord) -> Bool { guid != record.guid || generation < record.generation }
+    func matches(_ record: DatabaseRecord) -> Bool { guid == record.guid && generation == record.generation }
+}
+
 /// A `databases` row of the directory.
 struct DatabaseRecord: Sendable {
     static let columns = """
@@ -78,7 +89,9 @@ public final class SQLiteStore: MailStore {
     let directory: DatabasePool
     let hasher: PasswordHasher
     let watchers = FolderWatchers()
-    private let openDatabases = Locked<(tasks: [String: (generation: Int64, task: Task<MailboxDatabase, any Error>)],
+    /// Mailbox moves of this process run one at a time (each holds two databases' write locks).
+    let moveLock = Locked(())
+    private let openDatabases = Locked<(tasks: [String: OpenDatabase],
                                         closed: Bool)>(([:], false))
 
     private init(dataDirectory: URL, options: StoreOptions, logger: Logger, directory: DatabasePool) {
@@ -157,15 +170,15 @@ public final class SQLiteStore: MailStore {
         guard record.mounted else {
             // Unmounted, perhaps by another process: let go of the pool (it closes once in-flight calls end).
             openDatabases.withLock { state in
-                if let open = state.tasks[key], open.generation != record.generation { state.tasks[key] = nil }
+                if let open = state.tasks[key], !open.matches(record) { state.tasks[key] = nil }
             }
             throw StoreError.databaseUnavailable(record.name)
         }
         let existing = try openDatabases.withLock { state -> Task<MailboxDatabase, any Error>? in
             guard !state.closed else { throw StoreError.databaseUnavailable(record.name) }
             guard let open = state.tasks[key] else { return nil }
-            if open.generation == record.generation { return open.task }
-            if open.generation < record.generation { state.tasks[key] = nil }
+            if open.matches(record) { return open.task }
+            if open.isStale(for: record) { state.tasks[key] = nil }
             return nil
         }
         if let existing { return try await existing.value }
@@ -194,7 +207,7 @@ public final class SQLiteStore: MailStore {
         let effective = quotas
         let task = try openDatabases.withLock { state -> Task<MailboxDatabase, any Error> in
             guard !state.closed else { throw StoreError.databaseUnavailable(canonicalName) }
-            if let raced = state.tasks[key], raced.generation >= generation { return raced.task }
+            if let raced = state.tasks[key], !raced.isStale(for: record) { return raced.task }
             let task = Task {
                 try await offload {
                     let pool = try Self.openPool(at: url, label: "keep.mdb.\(canonicalName)", busyTimeout: busyTimeout)
@@ -221,7 +234,7 @@ public final class SQLiteStore: MailStore {
                                            generation: generation)
                 }
             }
-            state.tasks[key] = (generation, task)
+            state.tasks[key] = OpenDatabase(guid: record.guid, generation: generation, task: task)
             return task
         }
         do {

@@ -84,7 +84,9 @@ final class IMAPClientHandler: ChannelInboundHandler {
         var bytes = 0
     }
 
-    private(set) var greeting: EventLoopPromise<String>?
+    private var greeting: EventLoopPromise<String>?
+    /// The greeting, kept after it arrived.
+    private(set) var greetingFuture: EventLoopFuture<String>?
     private var waiters: [Waiter] = []
     private var continuation: EventLoopPromise<Void>?
     private var pushWaiter: (match: [UInt8], promise: EventLoopPromise<ContinuousClock.Instant>)?
@@ -95,6 +97,7 @@ final class IMAPClientHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         greeting = context.eventLoop.makePromise()
+        greetingFuture = greeting?.futureResult
     }
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -244,11 +247,11 @@ final class IMAPClient: Sendable {
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port).get()
-        let (handler, greeting) = try channel.eventLoop.submit {
+        let (handler, greeting) = try await channel.eventLoop.submit {
             let handler = try channel.pipeline.syncOperations.handler(type: IMAPClientHandler.self)
             return (
                 NIOLoopBound(handler, eventLoop: channel.eventLoop),
-                handler.greeting?.futureResult ?? channel.eventLoop.makeFailedFuture(BenchError("no greeting"))
+                handler.greetingFuture ?? channel.eventLoop.makeFailedFuture(BenchError("no greeting"))
             )
         }.get()
         do {
@@ -280,6 +283,7 @@ final class IMAPClient: Sendable {
         return reply
     }
 
+    @discardableResult
     func login(_ user: String, _ password: String) async throws -> Reply {
         try await command("LOGIN \(user.imapQuoted) \(password.imapQuoted)")
     }
@@ -372,8 +376,8 @@ struct Endpoint: Sendable, CustomStringConvertible {
     }
 
     init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let number = Int(text[text.index(after: colon)...]) else { return nil }
         host = String(text[..<colon])
-        port = port
+        port = number
     }
 }

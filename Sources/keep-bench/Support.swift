@@ -159,7 +159,7 @@ struct ServerMemory: Sendable {
         func kib(_ text: String?, _ key: String) -> Int {
             guard let text else { return 0 }
             for line in text.split(separator: "\n") where line.hasPrefix(key) {
-                return (line.dropFirst(key.count).split(separator: " ").first.flatMap { Int($0) } ?? 0) * 1024
+                return (line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0) * 1024
             }
             return 0
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import NIOCore
 import NIOPosix
 
 /// `keep-bench`: the load generator. It drives Keep, Dovecot or the floor server the same way and prints
@@ -10,6 +11,20 @@ struct KeepBench: AsyncParsableCommand {
         subcommands: [Mix.self, Ping.self, Flood.self, Idle.self, LMTP.self, BigBox.self, FloorServer.self])
 }
 
+/// What `AsyncParsableCommand.main()` does (top-level code would otherwise pick the synchronous overloads).
+func runKeepBench() async {
+    do {
+        var command = try KeepBench.parseAsRoot()
+        if var asyncCommand = command as? any AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+    } catch {
+        KeepBench.exit(withError: error)
+    }
+}
+
 // Swift concurrency runs on the NIO event loops (one per core): no thread hop between a task and its socket.
 NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-await KeepBench.main()
+await runKeepBench()

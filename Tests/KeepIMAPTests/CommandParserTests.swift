@@ -30,6 +30,9 @@ struct CommandParserTests {
         #expect(kind("a ID NIL\r\n") == .id(nil))
         #expect(kind("a ID ()\r\n") == .id([]))
         #expect(kind("a ID NIL\r\n") != .id([]))
+        #expect(kind("a ID ({4}\r\nname {2}\r\nok)\r\n") == .id([("name", "ok")]))
+        // A literal8 is not a `string`: no NUL bytes in ID fields.
+        #expect(parseError("a ID (\"name\" ~{1}\r\n\0)\r\n")?.reason == .syntax(hint: "expected string"))
         let tooMany = "a ID (" + (0..<31).map { "\"k\($0)\" \"v\"" }.joined(separator: " ") + ")\r\n"
         #expect(parseError(tooMany)?.reason == .syntax(hint: "ID takes at most 30 field-value pairs"))
     }
@@ -51,7 +54,7 @@ struct CommandParserTests {
         #expect(parseError("a LOGIN fred \r\n") != nil)
         #expect(parseError("a LOGIN \"fred\r\n") != nil)
         #expect(parseError("a LOGIN fred \"a\\b\"\r\n")?.reason == .syntax(hint: "invalid escape in quoted string"))
-        #expect(parseError("a LOGIN {5}\r\nfred x\r\n")?.reason == .syntax(hint: "literal shorter than announced"))
+        #expect(parseError("a LOGIN {50}\r\nfred x\r\n")?.reason == .syntax(hint: "literal shorter than announced"))
         #expect(parseError("a LOGIN {4}\r\nf\0ed x\r\n")?.reason == .syntax(hint: "NUL in literal (use literal8)"))
         #expect(parseError("a LOGIN fred x y\r\n")?.reason == .syntax(hint: "expected end of command"))
     }
@@ -493,6 +496,10 @@ struct CommandParserTests {
         #expect(MailboxName("&ZeVnLIqe-").decoded(utf8Accepted: false) == "日本語")
         #expect(MailboxName("&ZeVnLIqe-").decoded(utf8Accepted: true) == "&ZeVnLIqe-")
         #expect(MailboxName("日本語").decoded(utf8Accepted: false) == "日本語")
+        // Only ASCII case-folding makes INBOX: a dotless ı upper-cases to I but is another name.
+        #expect(MailboxName("\u{131}nbox/x").decoded(utf8Accepted: true) == "\u{131}nbox/x")
+        #expect(!MailboxName("\u{131}nbox").isInbox)
+        #expect(MailboxName("Inbox/x").decoded(utf8Accepted: false) == "INBOX/x")
     }
 
     @Test func sequenceSetsResolveStar() {

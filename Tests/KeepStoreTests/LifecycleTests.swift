@@ -119,6 +119,27 @@ import Testing
         }
     }
 
+    @Test func aDatabaseRemovedAndCreatedAgainElsewhereIsReopened() async throws {
+        try await withStore { server, dir in
+            _ = try await server.createDatabase("mailbox2", kind: .private)
+            _ = try await server.addUser("bob", password: "pw", database: "mailbox2")
+            _ = try await server.append(user: "bob", folder: "INBOX", message: sampleMessage(), flags: .init(),
+                                        internalDate: nil, principal: .system)
+            let cli = try await SQLiteStore.open(dataDirectory: dir, options: .fastForTests, logger: testLogger)
+            try await cli.removeUser("bob")
+            try await cli.removeDatabase(name: "mailbox2")
+            _ = try await cli.createDatabase("mailbox2", kind: .private)
+            _ = try await cli.addUser("bob", password: "pw", database: "mailbox2")
+            _ = try await cli.append(user: "bob", folder: "INBOX", message: sampleMessage("new"), flags: .init(),
+                                     internalDate: nil, principal: .system)
+            try await cli.close()
+            let inbox = try await server.openFolder(user: "bob", name: "INBOX")
+            #expect(inbox.messages.count == 1)
+            let raw = try await server.fetch(user: "bob", folder: inbox.folder.id, uids: [1], needs: .raw)
+            #expect(raw.first?.raw == sampleMessage("new"))
+        }
+    }
+
     @Test func statsCountUsersMessagesAndSizeAndEncodeToTheCLIShape() async throws {
         try await withUserStore(options: Self.quotas60) { store, _ in
             _ = try await store.addUser("bob", password: "pw", database: nil)

@@ -22,7 +22,10 @@ public struct MailboxName: Sendable, Hashable, CustomStringConvertible {
     public func decoded(utf8Accepted: Bool) -> String {
         if isInbox { return "INBOX" }
         var s = String(decoding: raw, as: UTF8.self)
-        if s.uppercased().hasPrefix("INBOX/") { s = "INBOX" + s.dropFirst(5) }
+        // ASCII-only comparison: Unicode upper-casing maps other letters onto ASCII ("ınbox/x" → "INBOX/X").
+        if raw.count > 5, raw[5] == UInt8(ascii: "/"), raw.prefix(5).map(Grammar.upper) == Array("INBOX".utf8) {
+            s = "INBOX" + s.dropFirst(5)
+        }
         if !utf8Accepted, let d = ModifiedUTF7.decode(Array(s.utf8)) { return d }
         return s
     }

@@ -195,11 +195,11 @@ struct ParseBuffer {
         return (out, binary)
     }
 
-    /// `string = quoted / literal`
+    /// `string = quoted / literal` (a `literal8` is not a string: only APPEND and SETMETADATA take one, explicitly)
     mutating func string() throws -> [UInt8] {
         switch peek {
         case UInt8(ascii: "\""): return try quoted()
-        case UInt8(ascii: "{"), UInt8(ascii: "~"): return try literal().bytes
+        case UInt8(ascii: "{"): return try literal().bytes
         default: throw fail("expected string")
         }
     }

@@ -110,8 +110,14 @@ public struct ResponseEncoder: Sendable {
     }
 
     /// Text after a status must not contain CR or LF.
+    /// Works on scalars, not Characters: `"\r\n"` is one Character, equal to neither `"\r"` nor `"\n"`, and would
+    /// otherwise pass through and let a text end the response line early.
     static func sanitized(_ text: String) -> String {
-        text.contains(where: { $0 == "\r" || $0 == "\n" }) ? String(text.map { $0 == "\r" || $0 == "\n" ? " " : $0 }) : text
+        func isBreak(_ u: Unicode.Scalar) -> Bool { u == "\r" || u == "\n" }
+        guard text.unicodeScalars.contains(where: isBreak) else { return text }
+        var out = String.UnicodeScalarView()
+        for u in text.unicodeScalars { out.append(isBreak(u) ? " " : u) }
+        return String(out)
     }
 
     mutating func responseCode(_ code: ResponseCode) {

@@ -41,7 +41,8 @@ struct Flood: AsyncParsableCommand {
         for k in counts {
             let rssBefore = memory.residentBytes()
             let stopAt = NIODeadline.now() + .milliseconds(Int64((seconds + 1.5) * 1000))
-            let floodTask = Task { await flood(k, endpoint: endpoint, stopAt: stopAt, login: floodLogin ? target : nil) }
+            let login = floodLogin ? target : nil
+            let floodTask = Task { await flood(k, endpoint: endpoint, stopAt: stopAt, login: login) }
             try await Task.sleep(for: .seconds(1))
             let phase = try await measure(client, seconds: seconds, endpoint: endpoint, memory: memory)
             let outcome = await floodTask.value
@@ -49,8 +50,9 @@ struct Flood: AsyncParsableCommand {
             Output.note(
                 "flood K=\(k): client p50 \(Output.format(phase.client.percentileMs(50))) ms p99 \(Output.format(phase.client.percentileMs(99))) ms (\(Output.format(p99Ratio))× unflooded), "
                     + "greeting+LOGIN p50 \(Output.format(phase.login.percentileMs(50))) ms max \(Output.format(phase.login.percentileMs(100))) ms (\(phase.login.errors) failed), "
-                    + "flooder connections \(outcome.connections): reset \(outcome.reset), closed \(outcome.closed), held to the end \(outcome.held), refused \(outcome.refused); "
+                    + "flooder connections \(outcome.connections): reset \(outcome.reset), BYE \(outcome.bye), closed \(outcome.closed), held to the end \(outcome.held), refused \(outcome.refused); "
                     + "time to disconnect p50 \(Output.format(outcome.lifetime.percentileMs(50))) ms; \(outcome.bytes / 1024) KiB written")
+            Output.note("flood K=\(k): errors seen by flooders: \(outcome.errors.sorted { $0.value > $1.value }.prefix(3).map { "\($0.key) ×\($0.value)" }.joined(separator: "; "))")
             Output.metric("flood.k\(k).client_p50_ms", phase.client.percentileMs(50), "ms")
             Output.metric("flood.k\(k).client_p99_ms", phase.client.percentileMs(99), "ms")
             Output.metric("flood.k\(k).client_p99_ratio", p99Ratio, "x")
@@ -58,8 +60,9 @@ struct Flood: AsyncParsableCommand {
             Output.metric("flood.k\(k).login_p50_ms", phase.login.percentileMs(50), "ms")
             Output.metric("flood.k\(k).login_max_ms", phase.login.percentileMs(100), "ms")
             Output.metric("flood.k\(k).login_errors", Double(phase.login.errors), "count")
-            Output.metric("flood.k\(k).disconnects_per_s", Double(outcome.reset + outcome.closed) / (seconds + 1.5), "conn/s")
+            Output.metric("flood.k\(k).disconnects_per_s", Double(outcome.reset + outcome.bye + outcome.closed) / (seconds + 1.5), "conn/s")
             Output.metric("flood.k\(k).reset_fraction", Double(outcome.reset) / Double(max(1, outcome.connections)), "fraction")
+            Output.metric("flood.k\(k).bye_fraction", Double(outcome.bye) / Double(max(1, outcome.connections)), "fraction")
             if outcome.lifetime.count > 0 {
                 Output.metric("flood.k\(k).time_to_disconnect_p50_ms", outcome.lifetime.percentileMs(50), "ms")
             }
@@ -126,9 +129,10 @@ struct Flood: AsyncParsableCommand {
 
 /// What happened to the flooders' connections.
 struct FloodOutcome: Sendable {
-    var connections = 0, reset = 0, closed = 0, held = 0, refused = 0
+    var connections = 0, reset = 0, bye = 0, closed = 0, held = 0, refused = 0
     var bytes = 0
     var lifetime = LatencyStats()
+    var errors: [String: Int] = [:]
 }
 
 /// Runs `k` flooders until `stopAt`; each reconnects when the server drops it.
@@ -164,11 +168,13 @@ private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: Tar
         for await o in group {
             total.connections += o.connections
             total.reset += o.reset
+            total.bye += o.bye
             total.closed += o.closed
             total.held += o.held
             total.refused += o.refused
             total.bytes += o.bytes
             total.lifetime.merge(o.lifetime)
+            total.errors.merge(o.errors, uniquingKeysWith: +)
         }
         return total
     }
@@ -178,8 +184,10 @@ extension FloodOutcome {
     mutating func add(_ r: FloodHandler.Result) {
         connections += 1
         bytes += r.bytes
+        errors[r.error ?? "none", default: 0] += 1
         switch r.end {
         case .reset: reset += 1
+        case .bye: bye += 1
         case .closed: closed += 1
         case .held: held += 1
         }
@@ -202,11 +210,13 @@ final class FloodHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    enum End: Sendable { case reset, closed, held }
+    /// reset: ECONNRESET/EPIPE; bye: the server said BYE and closed; closed: any other close; held: open at the end.
+    enum End: Sendable { case reset, bye, closed, held }
     struct Result: Sendable {
         var end: End
         var lifetime: Duration
         var bytes: Int
+        var error: String?
     }
 
     private let stopAt: NIODeadline
@@ -215,6 +225,8 @@ final class FloodHandler: ChannelInboundHandler {
     private var tag = 1
     private var bytes = 0
     private var sawReset = false
+    private var sawBye = false
+    private var error: String?
     private var stopping = false
     private static let frameSize = 1500
     private static let maxBytes = 256 * 1024 * 1024  // bound per connection
@@ -255,20 +267,38 @@ final class FloodHandler: ChannelInboundHandler {
             context.write(Self.wrapOutboundOut(frame), promise: nil)
             wrote = true
         }
-        if wrote { context.flush() }
+        if wrote {
+            // The close error (ECONNRESET, EPIPE) reaches only the promises of pending writes: watch the last one.
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            promise.futureResult.whenFailure { error in loopBound.value.noteError(error) }
+            context.write(Self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+            context.flush()
+        }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    private func noteError(_ error: any Error) {
         let text = "\(error)"
         if text.contains("reset") || text.contains("ECONNRESET") || text.contains("Broken pipe") || text.contains("EPIPE") {
             sawReset = true
         }
+        if self.error == nil, !(error is ChannelError) { self.error = text }
+    }
+
+    /// Only reached when NIO drains the socket at EOF or reset (reads are otherwise off).
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = Self.unwrapInboundIn(data)
+        if bytes.readableBytesView.firstRange(of: Array("* BYE".utf8)) != nil { sawBye = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        noteError(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let end: End = stopping ? .held : sawReset ? .reset : .closed
-        done.succeed(Result(end: end, lifetime: ContinuousClock.now - started, bytes: bytes))
+        let end: End = stopping ? .held : sawReset ? .reset : sawBye ? .bye : .closed
+        done.succeed(Result(end: end, lifetime: ContinuousClock.now - started, bytes: bytes, error: error))
         context.fireChannelInactive()
     }
 }

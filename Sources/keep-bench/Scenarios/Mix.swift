@@ -133,7 +133,7 @@ func ensureFilled(users: Int, messages: Int, target: TargetOptions, mailbox: Str
                     try await client.command("CREATE \(mailbox.imapQuoted)")
                 }
                 let have = status.untaggedText.lazy.compactMap { $0.statusMessages }.first ?? 0
-                try await appendMany(client, mailbox: mailbox, range: have..<messages, user: n, maxSize: maxSize, target: target)
+                try await appendMany(client, mailbox: mailbox, range: have..<max(have, messages), user: n, maxSize: maxSize, target: target)
                 await client.logout()
             }
         }
