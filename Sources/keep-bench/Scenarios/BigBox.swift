@@ -4,7 +4,7 @@ import NIOCore
 /// `bigbox`: SELECT, FETCH 1:* FLAGS, UID SEARCH and a header search in one large mailbox (filled once with
 /// pipelined APPENDs of small corpus messages; a later run reuses it).
 struct BigBox: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Large mailbox: SELECT, FETCH 1:* FLAGS, UID SEARCH, header SEARCH.")
+    static let configuration = CommandConfiguration(commandName: "bigbox", abstract: "Large mailbox: SELECT, FETCH 1:* FLAGS, UID SEARCH, header SEARCH.")
 
     @OptionGroup var target: TargetOptions
 

@@ -5,7 +5,7 @@ import NIOPosix
 /// `lmtp`: D parallel LMTP sessions delivering corpus messages; durable deliveries/s (the server answers 250 only
 /// after the commit) and the latency of one transaction (MAIL, RCPT, DATA pipelined, then the message).
 struct LMTP: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Parallel LMTP delivery: deliveries/s, p50/p99.")
+    static let configuration = CommandConfiguration(commandName: "lmtp", abstract: "Parallel LMTP delivery: deliveries/s, p50/p99.")
 
     @OptionGroup var target: TargetOptions
 
