@@ -111,6 +111,8 @@ let package = Package(
         // libFuzzer targets (built with -sanitize=fuzzer and -DKEEP_FUZZ; a normal build replays files): see Fuzz/README.md.
         .executableTarget(name: "KeepIMAPFuzz", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
         .executableTarget(name: "KeepMIMEFuzz", dependencies: ["KeepMIME"], swiftSettings: keepSettings),
+        // Parser throughput (release mode): `swift run -c release keep-parse-bench`.
+        .executableTarget(name: "keep-parse-bench", dependencies: ["KeepIMAP", "KeepMIME"], swiftSettings: keepSettings),
         // The load generator: drives Keep or any IMAP/LMTP server (e.g. Dovecot) the same way.
         .executableTarget(
             name: "keep-bench",

@@ -6,7 +6,8 @@
 #
 # Environment: PAIRS (default 3), MIX_SECONDS (20), IDLE_COUNTS (1000,10000), DOVECOT_IDLE_COUNTS (1000), IDLE_PAIRS (1), BIGBOX_MESSAGES (100000),
 # BIGBOX_PAIRS (1), KEEP_BIN/KEEP_BENCH_BIN (skip the build), KEEP_COMPARE_DIR (reuse a work folder: mailboxes
-# stay filled), SCENARIOS (default "mix ping lmtp flood idle bigbox").
+# stay filled), KEEP_RESULTS=1 (with KEEP_COMPARE_DIR: add to the figures collected before),
+# SCENARIOS (default "mix ping lmtp flood idle bigbox").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/lib.sh"
@@ -159,12 +160,12 @@ bench() {
         echo "!!! $name on $server failed (see $out)"
     fi
     grep '^#' "$out" | sed 's/^/   /' || true
-    grep '^metric ' "$out" | awk -v s="$server" -v p="$pair" -v n="$name" '{ k = $2; sub(/^[^.]*/, n, k); print s "\t" p "\t" k "\t" $3 "\t" $4 }' >> "$W/results/all.tsv"
+    grep '^metric ' "$out" | awk -v s="$server" -v p="$pair" -v n="$name" '{ k = $2; sub(/^[^.]*/, n, k); print s "\t" p "\t" k "\t" $3 "\t" $4 }' >> "$W/results/all.tsv" || true
 }
 
 has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
-: > "$W/results/all.tsv"
+[[ "${KEEP_RESULTS:-}" == 1 ]] || : > "$W/results/all.tsv"  # KEEP_RESULTS=1: add to the previous runs' figures
 for ((pair = 1; pair <= PAIRS; pair++)); do
     for server in keep dovecot; do
         if has mix; then

@@ -10,7 +10,7 @@ import datetime
 import re
 import statistics
 
-LOWER_IS_BETTER = {"ms", "MiB", "KiB", "count", "fraction"}
+LOWER_IS_BETTER = {"ms", "MiB", "KiB", "count", "fraction", "x"}
 
 # (label, key, server, comparison, threshold, kind) — kind: "ratio" compares Keep/Dovecot, "abs" Keep's own value.
 TARGETS = [

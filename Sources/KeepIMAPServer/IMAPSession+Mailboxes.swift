@@ -40,7 +40,11 @@ extension IMAPSession {
         }
         encoder.untagged(.condition(.ok, .uidValidity(snapshot.folder.uidValidity), "UIDs valid"))
         encoder.untagged(.condition(.ok, .uidNext(snapshot.folder.uidNext), "Predicted next UID"))
-        encoder.untagged(.condition(.ok, .permanentFlags(readOnly ? [] : ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\*"]), "Limited"))
+        // `\*` (new keywords allowed) only while the database's named-property quota has room (issue #5).
+        let newKeywords = !readOnly ? try await ctx.store.canCreateKeywords(user: userName) : false
+        let permanent = readOnly ? [] : ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"] + folder.keywords
+            + (newKeywords ? ["\\*"] : [])
+        encoder.untagged(.condition(.ok, .permanentFlags(permanent), newKeywords || readOnly ? "Limited" : "No new keywords: named-property quota reached"))
         encoder.untagged(.condition(.ok, .highestModSeq(snapshot.folder.highestModSeq), "Highest"))
         selected = folder
         encoder.tagged(tag, .ok, readOnly ? .readOnly : .readWrite, readOnly ? "EXAMINE completed" : "SELECT completed")

@@ -12,6 +12,15 @@ extension IMAPSession {
             return
         }
         if SearchEvaluator.usesModSeq(request.key) { enabled.insert("CONDSTORE") }
+        // A lone HEADER key on a promoted (indexed) header is answered from the index, without reading messages.
+        if case .header(let name, let value) = request.key, !value.isEmpty, request.returnOptions == nil,
+           let uids = try await ctx.store.messagesWithHeader(user: userName, folder: folder.id, name: name, containing: value) {
+            let hits = uids.compactMap { u in folder.msn(of: u).map { (msn: $0, uid: u) } }.sorted { $0.msn < $1.msn }
+            encoder.untagged(.search(hits.map { uid ? $0.uid : UInt32($0.msn) }, modSeq: nil))
+            try await reportChanges(allowExpunge: false)
+            encoder.tagged(tag, .ok, nil, uid ? "UID SEARCH completed" : "SEARCH completed")
+            return
+        }
         let needsContent = SearchEvaluator.needsContent(request.key)
         let all = folder.resolve(.ranges([SequenceRange(.number(1), .last)]), uid: false, saved: [])
         let evaluator = SearchEvaluator(folder: folder, saved: savedSearch)

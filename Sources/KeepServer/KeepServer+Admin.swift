@@ -1,4 +1,5 @@
 import Foundation
+import KeepGuard
 public import KeepStore
 
 extension KeepServer {
@@ -8,40 +9,80 @@ extension KeepServer {
             switch request.op {
             case "ping":
                 return AdminResponse(ok: true, result: "\"pong\"")
-            case "stats":
-                let stats = try await store.databaseStats(name: try Self.name(request))
-                return AdminResponse(ok: true, result: Self.statsJSON(stats))
-            case "mount":
-                try await store.mountDatabase(try Self.name(request))
-                return AdminResponse(ok: true)
-            case "unmount":
-                try await store.unmountDatabase(try Self.name(request))
-                return AdminResponse(ok: true)
             default:
-                return AdminResponse(ok: false, error: "unknown admin operation \(request.op)")
+                let result = try await Self.perform(request, on: store, remountQuotas: { name in try self.currentQuotas(for: name) })
+                return AdminResponse(ok: true, result: result)
             }
         } catch {
             return AdminResponse(ok: false, error: "\(error)")
         }
     }
 
-    private static func name(_ request: AdminRequest) throws -> String {
-        guard let name = request.database, !name.isEmpty else { throw StoreError.invalidDatabaseName("") }
-        return name
+    /// The quotas the configuration file says now (re-read for `remount`); the start-up config when there is no file.
+    func currentQuotas(for database: String) throws -> DatabaseQuotas {
+        var options = storeOptions
+        if let configFile {
+            options.databaseQuotas = try KeepConfig.load(file: configFile).databaseQuotas
+        }
+        return options.quotas(for: database)
     }
 
-    /// The `keep db stats --json` shape.
-    public static func statsJSON(_ stats: DatabaseStats) -> String {
-        let object: [String: Any] = [
-            "database": stats.database,
-            "named_props": [
-                "count": stats.namedProps, "quota": stats.namedPropsQuota,
-                "unauthenticated_count": stats.unauthenticatedNamedProps,
-                "unauthenticated_quota": stats.unauthenticatedNamedPropsQuota, "total": stats.namedPropsTotal,
-            ],
-            "replids": ["count": stats.replids, "quota": stats.replidsQuota],
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+    /// Runs an admin operation on a store — the running server's, or one the CLI opened on a stopped data folder.
+    /// Returns the result as JSON text.
+    public static func perform(_ request: AdminRequest, on store: SQLiteStore,
+                               remountQuotas: (String) throws -> DatabaseQuotas) async throws -> String? {
+        func need(_ value: String?, _ what: String) throws -> String {
+            guard let value, !value.isEmpty else { throw AdminError.missing(what, op: request.op) }
+            return value
+        }
+        switch request.op {
+        case "stats":
+            return encode(try await store.databaseStats(name: try need(request.database, "database")))
+        case "mount":
+            let name = try need(request.database, "database")
+            try await store.mountDatabase(name, quotas: try remountQuotas(name))
+            return nil
+        case "unmount":
+            try await store.unmountDatabase(try need(request.database, "database"))
+            return nil
+        case "remount":
+            let name = try need(request.database, "database")
+            try await store.remountDatabase(name: name, quotas: try remountQuotas(name))
+            return encode(try await store.databaseStats(name: name))
+        case "remove":
+            try await store.removeDatabase(name: try need(request.database, "database"))
+            return nil
+        case "compact":
+            let reclaimed = try await store.compactDatabase(name: try need(request.database, "database"))
+            return "{\"reclaimed\":\(reclaimed)}"
+        case "move":
+            return encode(try await store.moveMailbox(user: try need(request.user, "user"), to: try need(request.database, "database")))
+        case "export":
+            let dir = URL(fileURLWithPath: try need(request.path, "path"), isDirectory: true)
+            return encode(try await store.exportMailbox(user: try need(request.user, "user"), to: dir))
+        case "import":
+            let dir = URL(fileURLWithPath: try need(request.path, "path"), isDirectory: true)
+            return encode(try await store.importMailbox(user: try need(request.user, "user"), from: dir))
+        default:
+            throw AdminError.unknownOperation(request.op)
+        }
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}
+
+/// An admin request that cannot be carried out as asked.
+public enum AdminError: Error, CustomStringConvertible {
+    case missing(String, op: String)
+    case unknownOperation(String)
+    public var description: String {
+        switch self {
+        case .missing(let what, let op): return "\(op) needs a \(what)"
+        case .unknownOperation(let op): return "unknown admin operation \(op)"
+        }
     }
 }

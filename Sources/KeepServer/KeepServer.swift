@@ -20,6 +20,8 @@ public final class KeepServer: Service, @unchecked Sendable {
     }
 
     public let config: KeepConfig
+    /// The file the config came from (re-read by `keep db remount`), nil when defaults are used.
+    public let configFile: URL?
     public let dataDirectory: URL
     public let logger: Logger
     public private(set) var store: SQLiteStore!
@@ -28,17 +30,19 @@ public final class KeepServer: Service, @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private var channels: [any Channel] = []
     private var admin: AdminEndpoint?
-    private let storeOptions: StoreOptions
+    let storeOptions: StoreOptions
 
     /// `storeOptions` lets tests lower password hashing cost; a server uses the defaults plus the config's quotas.
-    public init(config: KeepConfig, dataDirectory: URL, logger: Logger, storeOptions: StoreOptions = StoreOptions(),
-                threads: Int? = nil) {
+    public init(config: KeepConfig, configFile: URL? = nil, dataDirectory: URL, logger: Logger,
+                storeOptions: StoreOptions = StoreOptions(), threads: Int? = nil) {
         self.config = config
+        self.configFile = configFile
         self.dataDirectory = dataDirectory
         self.logger = logger
         var options = storeOptions
         options.databaseQuotas.merge(config.databaseQuotas) { _, new in new }
         options.maxMessageSize = max(config.limits.imapAppendLimit, config.limits.lmtpMaxMessageSize)
+        options.maxNewNamedPropsPerMessage = config.limits.lmtpMaxNewNamedPropsPerMessage
         self.storeOptions = options
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
     }
@@ -47,6 +51,16 @@ public final class KeepServer: Service, @unchecked Sendable {
     public func start() async throws {
         let store = try await SQLiteStore.open(dataDirectory: dataDirectory, options: storeOptions, logger: logger)
         self.store = store
+        // Starting is mounting: each mounted database takes the quotas of the configuration now in force.
+        for db in try await store.listDatabases() where db.mounted {
+            let wanted = storeOptions.quotas(for: db.name)
+            let stats = try await store.databaseStats(name: db.name)
+            if stats.namedPropsQuota != wanted.namedProps || stats.replidsQuota != wanted.replids
+                || stats.unauthenticatedNamedPropsQuota != wanted.unauthenticatedNamedProps {
+                try await store.remountDatabase(name: db.name, quotas: wanted)
+                logger.notice("mounted \(db.name) with named_props_quota \(wanted.namedProps), replids_quota \(wanted.replids), unauthenticated_named_props_quota \(wanted.unauthenticatedNamedProps)")
+            }
+        }
         if try await store.listUsers().isEmpty {
             logger.notice("no users yet: add one with `keep user add NAME --password-stdin --data \(dataDirectory.path)`")
         }

@@ -323,9 +323,25 @@ public protocol MailStore: AnyObject, Sendable {
 
     /// Flushes and closes every database.
     func close() async throws
+
+    // MARK: Named properties as the protocol servers see them
+    /// False when the user's database has reached its named-property quota: new keywords would be refused
+    /// (IMAP then stops offering `\*` in PERMANENTFLAGS).
+    func canCreateKeywords(user: String) async throws -> Bool
+    /// UIDs of the folder's messages whose promoted header `name` contains `containing` (case-insensitive); nil when
+    /// the header is not indexed for every message of the folder (the caller then parses the messages).
+    func messagesWithHeader(user: String, folder: StoreID, name: String, containing: String) async throws -> [UInt32]?
 }
 
 extension MailStore {
+    /// A default for stores without named-property quotas.
+    public func canCreateKeywords(user: String) async throws -> Bool { true }
+
+    /// A default for stores without a header index.
+    public func messagesWithHeader(user: String, folder: StoreID, name: String, containing: String) async throws -> [UInt32]? {
+        nil
+    }
+
     /// A default for stores that cannot tell: reports no conflicts. `SQLiteStore` implements it exactly.
     public func storeFlagsReportingConflicts(user: String, folder: StoreID, uids: [UInt32], operation: FlagOperation,
                                              flags: MessageFlags, unchangedSince: UInt64?) async throws

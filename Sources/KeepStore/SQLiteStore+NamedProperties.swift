@@ -87,4 +87,10 @@ extension SQLiteStore {
                 .flatMap(UUID.init(bytes:))
         }
     }
+
+    public func canCreateKeywords(user: String) async throws -> Bool {
+        let resolved = try await resolve(user: user)
+        let stats = try await databaseStats(name: resolved.info.database)
+        return stats.namedProps < stats.namedPropsQuota
+    }
 }

@@ -278,6 +278,10 @@ final class IMAPClient: Sendable {
     func command(_ text: String, allowNo: Bool = false) async throws -> Reply {
         let promise = channel.eventLoop.makePromise(of: Reply.self)
         onLoop { $0.send(text, promise: promise) }
+        // Bounded: no answer within 300 s closes the connection (which fails every waiter).
+        let channel = self.channel
+        let timeout = channel.eventLoop.scheduleTask(in: .seconds(300)) { channel.close(promise: nil) }
+        defer { timeout.cancel() }
         let reply = try await promise.futureResult.get()
         if reply.status != .ok, !allowNo { throw BenchError("\(text.prefix(60)) → \(reply.line)") }
         return reply

@@ -95,11 +95,11 @@ extension Duration {
 /// Prints results: a human line and `metric SCENARIO.KEY VALUE UNIT` lines that bench/compare.sh reads.
 enum Output {
     static func metric(_ key: String, _ value: Double, _ unit: String) {
-        print("metric \(key) \(format(value)) \(unit)")
+        emitLine("metric \(key) \(format(value)) \(unit)")
     }
 
     static func note(_ text: String) {
-        print("# \(text)")
+        emitLine("# \(text)")
     }
 
     static func format(_ value: Double) -> String {
@@ -111,10 +111,10 @@ enum Output {
 
     /// Throughput and percentiles per command, sorted by name.
     static func table(_ scenario: String, _ stats: CommandStats, seconds: Double) {
-        print("# command          count      ops/s   p50 ms   p99 ms  errors")
+        emitLine("# command          count      ops/s   p50 ms   p99 ms  errors")
         for (name, s) in stats.byName.sorted(by: { $0.key < $1.key }) {
             let rate = Double(s.count) / seconds
-            print(
+            emitLine(
                 "# \(name.padding(14)) \(String(s.count).padding(8, left: true)) \(format(rate).padding(10, left: true)) "
                     + "\(format(s.percentileMs(50)).padding(8, left: true)) \(format(s.percentileMs(99)).padding(8, left: true)) "
                     + "\(String(s.errors).padding(7, left: true))")
@@ -260,3 +260,16 @@ func loginMany(
 
 /// Writes bytes to standard error.
 func fwriteStderr(_ bytes: UnsafeBufferPointer<UInt8>) -> Int { write(2, bytes.baseAddress, bytes.count) }
+
+/// Writes one line to standard output unbuffered, so that an interrupted run keeps every line already printed.
+func emitLine(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}

@@ -13,7 +13,7 @@ struct Keep: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keep",
         abstract: "Keep, an IMAP mail store with LMTP delivery.",
-        subcommands: [Serve.self, UserCommand.self, DatabaseCommand.self, ConfigCommand.self, EventsCommand.self])
+        subcommands: [Serve.self, UserCommand.self, DatabaseCommand.self, MailboxCommand.self, ConfigCommand.self, EventsCommand.self])
 }
 
 /// Options every command takes: where the data folder and the config file are.
@@ -27,6 +27,12 @@ struct DataOptions: ParsableArguments {
     var dataDirectory: URL {
         let path = data ?? ProcessInfo.processInfo.environment["KEEP_DATA"] ?? "./keep-data"
         return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+    }
+
+    /// The config file in effect, if any.
+    var configFile: URL? {
+        let file = config.map { URL(fileURLWithPath: $0) } ?? dataDirectory.appendingPathComponent("keep.toml")
+        return FileManager.default.fileExists(atPath: file.path) ? file : nil
     }
 
     func loadConfig() throws -> KeepConfig {
@@ -89,7 +95,7 @@ struct Serve: AsyncParsableCommand {
         for (flag, value) in [("--imap", config.imapAddress), ("--imaps", config.imapsAddress), ("--lmtp", config.lmtpAddress)] {
             if let value, ListenAddress(value) == nil { throw ValidationError("\(flag) \"\(value)\" is not HOST:PORT") }
         }
-        let server = KeepServer(config: config, dataDirectory: options.dataDirectory, logger: logger)
+        let server = KeepServer(config: config, configFile: options.configFile, dataDirectory: options.dataDirectory, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -170,67 +176,28 @@ struct UserCommand: AsyncParsableCommand {
 
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "db", abstract: "Create and list mailbox databases.",
-        subcommands: [Create.self, List.self, Mount.self, Unmount.self, Stats.self])
+        commandName: "db", abstract: "Create, list, mount, remount, compact and remove mailbox databases.",
+        subcommands: [Create.self, List.self, Mount.self, Unmount.self, Remount.self, Remove.self, Compact.self, Stats.self])
 
-    /// Runs `op` on the running server when one serves the data folder, else offline on the store.
-    static func adminOrOffline(_ options: DataOptions, _ op: String, _ database: String,
-                               offline: (SQLiteStore) async throws -> String?) async throws -> String? {
-        if let reply = AdminClient.send(AdminRequest(op: op, database: database), dataDirectory: options.dataDirectory) {
-            guard reply.ok else { throw ValidationError(reply.error ?? "the server refused \(op)") }
+    /// Runs an admin request on the running server when one serves the data folder (through `DIR/admin.sock`),
+    /// else directly on the stopped data folder's store. Returns the result JSON, if any.
+    static func run(_ request: AdminRequest, _ options: DataOptions) async throws -> String? {
+        if let reply = AdminClient.send(request, dataDirectory: options.dataDirectory) {
+            guard reply.ok else { throw ValidationError(reply.error ?? "the server refused \(request.op)") }
             return reply.result
         }
-        let store = try await options.openStore(logger: makeLogger(level: .warning))
+        let config = try options.loadConfig()
+        var storeOptions = StoreOptions()
+        storeOptions.databaseQuotas = config.databaseQuotas
+        let store = try await SQLiteStore.open(dataDirectory: options.dataDirectory, options: storeOptions,
+                                               logger: makeLogger(level: .warning))
         do {
-            let result = try await offline(store)
+            let result = try await KeepServer.perform(request, on: store) { storeOptions.quotas(for: $0) }
             try await store.close()
             return result
         } catch {
             try? await store.close()
-            throw error
-        }
-    }
-
-    struct Mount: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Mount a mailbox database (its users can log in again).")
-        @OptionGroup var options: DataOptions
-        @Argument var name: String
-        func run() async throws {
-            _ = try await DatabaseCommand.adminOrOffline(options, "mount", name) { try await $0.mountDatabase(name); return nil }
-            print("mounted \(name)")
-        }
-    }
-
-    struct Unmount: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Unmount a mailbox database: its users get NO [UNAVAILABLE], LMTP answers 451 4.2.0 (the MTA retries).")
-        @OptionGroup var options: DataOptions
-        @Argument var name: String
-        func run() async throws {
-            _ = try await DatabaseCommand.adminOrOffline(options, "unmount", name) { try await $0.unmountDatabase(name); return nil }
-            print("unmounted \(name)")
-        }
-    }
-
-    struct Stats: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Named-property and replica-id counts and quotas of a database.")
-        @OptionGroup var options: DataOptions
-        @Argument var name: String
-        @Flag var json = false
-        func run() async throws {
-            let result = try await DatabaseCommand.adminOrOffline(options, "stats", name) { store in
-                KeepServer.statsJSON(try await store.databaseStats(name: name))
-            } ?? "{}"
-            if json {
-                print(result)
-            } else {
-                let object = (try? JSONSerialization.jsonObject(with: Data(result.utf8))) as? [String: Any] ?? [:]
-                let np = object["named_props"] as? [String: Any] ?? [:]
-                let r = object["replids"] as? [String: Any] ?? [:]
-                print("database \(name)")
-                print("named properties: \(np["count"] ?? "?") of \(np["quota"] ?? "?") (unauthenticated \(np["unauthenticated_count"] ?? "?") of \(np["unauthenticated_quota"] ?? "?"))")
-                print("replica ids: \(r["count"] ?? "?") of \(r["quota"] ?? "?")")
-            }
+            throw ValidationError("\(error)")
         }
     }
 
@@ -261,9 +228,122 @@ struct DatabaseCommand: AsyncParsableCommand {
                 if json {
                     print(String(decoding: try JSONEncoder().encode(db), as: UTF8.self))
                 } else {
-                    print("\(db.name)\t\(db.kind.rawValue)\t\(db.guid)")
+                    print("\(db.name)\t\(db.kind.rawValue)\t\(db.mounted ? "mounted" : "unmounted")\t\(db.guid)")
                 }
             }
+        }
+    }
+
+    struct Mount: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Mount a mailbox database, with the quotas the configuration gives.")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        func run() async throws {
+            _ = try await DatabaseCommand.run(AdminRequest(op: "mount", database: name), options)
+            print("mounted \(name)")
+        }
+    }
+
+    struct Unmount: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Unmount a mailbox database: its users get NO [UNAVAILABLE], LMTP answers 451 4.2.0 (the MTA retries).")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        func run() async throws {
+            _ = try await DatabaseCommand.run(AdminRequest(op: "unmount", database: name), options)
+            print("unmounted \(name)")
+        }
+    }
+
+    struct Remount: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Unmount and mount a database, applying [databases.NAME] quotas from the configuration file.")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        func run() async throws {
+            let result = try await DatabaseCommand.run(AdminRequest(op: "remount", database: name), options)
+            print("remounted \(name)")
+            if let result { print(result) }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a mailbox database (refused while mailboxes remain in it).")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        func run() async throws {
+            _ = try await DatabaseCommand.run(AdminRequest(op: "remove", database: name), options)
+            print("removed \(name)")
+        }
+    }
+
+    struct Compact: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reclaim named properties no longer used by any message (online).")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        func run() async throws {
+            let result = try await DatabaseCommand.run(AdminRequest(op: "compact", database: name), options) ?? "{}"
+            print(result)
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Named-property and replica-id counts and quotas of a database.")
+        @OptionGroup var options: DataOptions
+        @Argument var name: String
+        @Flag var json = false
+        func run() async throws {
+            let result = try await DatabaseCommand.run(AdminRequest(op: "stats", database: name), options) ?? "{}"
+            if json {
+                print(result)
+                return
+            }
+            let object = (try? JSONSerialization.jsonObject(with: Data(result.utf8))) as? [String: Any] ?? [:]
+            let np = object["named_props"] as? [String: Any] ?? [:]
+            let r = object["replids"] as? [String: Any] ?? [:]
+            print("database \(name): \(object["users"] ?? 0) users, \(object["messages"] ?? 0) messages, \(object["size"] ?? 0) bytes")
+            print("named properties: \(np["count"] ?? "?") of \(np["quota"] ?? "?") (unauthenticated \(np["unauthenticated_count"] ?? "?") of \(np["unauthenticated_quota"] ?? "?"))")
+            print("replica ids: \(r["count"] ?? "?") of \(r["quota"] ?? "?")")
+        }
+    }
+}
+
+struct MailboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mailbox", abstract: "Move, export and import a user's mailbox.",
+        subcommands: [Move.self, Export.self, Import.self])
+
+    struct Move: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a user's mailbox to another database (UIDs kept; crash-safe; re-run to resume).")
+        @OptionGroup var options: DataOptions
+        @Argument var user: String
+        @Option(help: "The target private mailbox database.") var to: String
+        func run() async throws {
+            print(try await DatabaseCommand.run(AdminRequest(op: "move", database: to, user: user), options) ?? "{}")
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a user's mailbox as .eml files plus messages.jsonl and folders.jsonl.")
+        @OptionGroup var options: DataOptions
+        @Argument var user: String
+        @Argument var directory: String
+        func run() async throws {
+            let path = URL(fileURLWithPath: directory).standardizedFileURL.path
+            print(try await DatabaseCommand.run(AdminRequest(op: "export", user: user, path: path), options) ?? "{}")
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Import a mailbox written by `keep mailbox export`.")
+        @OptionGroup var options: DataOptions
+        @Argument var user: String
+        @Argument var directory: String
+        func run() async throws {
+            let path = URL(fileURLWithPath: directory).standardizedFileURL.path
+            print(try await DatabaseCommand.run(AdminRequest(op: "import", user: user, path: path), options) ?? "{}")
         }
     }
 }

@@ -66,8 +66,11 @@ struct Idle: AsyncParsableCommand {
             }
             let push = try await measurePushes(pushes)
             Output.note("idle C=\(c): EXISTS push after LMTP delivery p50 \(Output.format(push.percentileMs(50))) ms p99 \(Output.format(push.percentileMs(99))) ms (\(push.count) pushes, \(push.errors) missed)")
-            Output.metric("idle.c\(c).push_p50_ms", push.percentileMs(50), "ms")
-            Output.metric("idle.c\(c).push_p99_ms", push.percentileMs(99), "ms")
+            if push.count > 0 {
+                Output.metric("idle.c\(c).push_p50_ms", push.percentileMs(50), "ms")
+                Output.metric("idle.c\(c).push_p99_ms", push.percentileMs(99), "ms")
+            }
+            Output.metric("idle.c\(c).push_missed", Double(push.errors), "count")
             await withTaskGroup(of: Void.self) { group in
                 for client in clients { group.addTask { await client.close() } }
             }

@@ -111,9 +111,8 @@ final class LMTPClient: Sendable {
             .connect(host: endpoint.host, port: endpoint.port).get()
         return try await channel.eventLoop.submit {
             let handler = try channel.pipeline.syncOperations.handler(type: LMTPClientHandler.self)
-            let greeting = channel.eventLoop.makePromise(of: LMTPReply.self)
-            handler.waiters.insert(greeting, at: 0)
-            return LMTPClient(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), greeting: greeting.futureResult)
+            let greeting = handler.greeting ?? channel.eventLoop.makeFailedFuture(BenchError("no LMTP greeting"))
+            return LMTPClient(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), greeting: greeting)
         }.get()
     }
 
@@ -136,6 +135,10 @@ final class LMTPClient: Sendable {
     }
 
     func expect(_ reply: EventLoopFuture<LMTPReply>, _ code: Int) async throws {
+        // Bounded: a reply that does not come within 120 s closes the connection (which fails every waiter).
+        let channel = self.channel
+        let timeout = channel.eventLoop.scheduleTask(in: .seconds(120)) { channel.close(promise: nil) }
+        defer { timeout.cancel() }
         let r = try await reply.get()
         guard r.code == code else { throw BenchError("LMTP expected \(code), got \(r.code) \(r.text)") }
     }
@@ -181,7 +184,15 @@ final class LMTPClientHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     var waiters: [EventLoopPromise<LMTPReply>] = []
+    /// The 220 greeting; its waiter is queued before the connection can deliver it.
+    private(set) var greeting: EventLoopFuture<LMTPReply>?
     private var buffer = ByteBuffer()
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let promise = context.eventLoop.makePromise(of: LMTPReply.self)
+        waiters.append(promise)
+        greeting = promise.futureResult
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = Self.unwrapInboundIn(data)

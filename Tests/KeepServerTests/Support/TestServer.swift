@@ -20,16 +20,16 @@ final class TestServer: @unchecked Sendable {
         return o
     }
 
-    static func start(directory: URL? = nil, configure: (inout KeepConfig) -> Void = { _ in },
+    static func start(directory: URL? = nil, configFile: URL? = nil, configure: (inout KeepConfig) -> Void = { _ in },
                       users: [(String, String)] = [("alice", "secret")]) async throws -> TestServer {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("keep-test-\(UUID().uuidString)")
-        var config = KeepConfig()
+        var config = try configFile.map { try KeepConfig.load(file: $0) } ?? KeepConfig()
         config.imapAddress = "127.0.0.1:0"
         config.lmtpAddress = "127.0.0.1:0"
         configure(&config)
         var logger = Logger(label: "keep-test")
         logger.logLevel = ProcessInfo.processInfo.environment["KEEP_TEST_LOG"] != nil ? .debug : .critical
-        let server = KeepServer(config: config, dataDirectory: dir, logger: logger, storeOptions: testStoreOptions, threads: 2)
+        let server = KeepServer(config: config, configFile: configFile, dataDirectory: dir, logger: logger, storeOptions: testStoreOptions, threads: 2)
         try await server.start()
         for (name, password) in users where try await server.store.user(named: name) == nil {
             _ = try await server.store.addUser(name, password: password, database: nil)
