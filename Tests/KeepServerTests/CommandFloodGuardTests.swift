@@ -185,15 +185,21 @@ import Testing
 
 /// A client that stops reading stops its own session; it loses nothing and others are unaffected.
 @Suite struct SlowReaderTests {
-    @Test func aClientThatDoesNotReadIsPausedNotServedWithoutBound() async throws {
-        let s = try await TestServer.start { $0.limits.imapMaxOutputBuffer = 65_536 }
-        defer { Task { await s.stopAndRemove() } }
+    /// A logged-in client with INBOX selected and holding one ~700 KB message.
+    static func loggedInWithBigMessage(_ s: TestServer) async throws -> (LineClient, String) {
         let c = try await s.login()
         var body = "Subject: big\r\n\r\n"
         for i in 0..<20_000 { body += "line \(i) of a large message body.\r\n" }
         try await c.send("a APPEND INBOX {\(body.utf8.count)+}\r\n\(body)\r\n")
         _ = try await c.readUntilTagged("a", timeout: 30)
         _ = try await c.command("SELECT INBOX")
+        return (c, body)
+    }
+
+    @Test func aClientThatDoesNotReadIsPausedNotServedWithoutBound() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxOutputBuffer = 65_536 }
+        defer { Task { await s.stopAndRemove() } }
+        let (c, body) = try await Self.loggedInWithBigMessage(s)
         try await c.send((1...40).map { "f\($0) FETCH 1 BODY.PEEK[]\r\n" }.joined())
         try await Task.sleep(for: .milliseconds(500))
         let other = try await s.login()
@@ -205,12 +211,7 @@ import Testing
     @Test func aFlooderThatNeverReadsIsResetByThePendingRule() async throws {
         let s = try await TestServer.start { $0.limits.imapMaxOutputBuffer = 65_536 }
         defer { Task { await s.stopAndRemove() } }
-        let c = try await s.login()
-        var body = "Subject: big\r\n\r\n"
-        for i in 0..<20_000 { body += "line \(i) of a large message body.\r\n" }
-        try await c.send("a APPEND INBOX {\(body.utf8.count)+}\r\n\(body)\r\n")
-        _ = try await c.readUntilTagged("a", timeout: 30)
-        _ = try await c.command("SELECT INBOX")
+        let (c, _) = try await Self.loggedInWithBigMessage(s)
         for batch in 0..<10 {
             try? await c.send((1...50).map { "f\(batch)x\($0) FETCH 1 BODY.PEEK[]\r\n" }.joined())
             try await Task.sleep(for: .milliseconds(50))
