@@ -59,9 +59,13 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         session.output = IMAPOutput(channel: context.channel, maxBuffered: ctx.limits.imapMaxOutputBuffer)
         applyLimits(authenticated: false)
         let channel = context.channel
-        let (admission, id, _) = ctx.registry.admit(ip: ip, evict: { [weak channel] in
+        let (admission, id, evicted) = ctx.registry.admit(ip: ip, evict: { [weak channel] in
             channel?.close(promise: nil)
         })
+        if evicted {
+            session.report(.unauthenticatedConnectionEvicted, limit: "imap.max_unauthenticated_connections",
+                           detail: "oldest unauthenticated connection dropped for \(peer)")
+        }
         switch admission {
         case .admitted:
             connectionID = id

@@ -13,7 +13,6 @@ enum SessionOutcome: Sendable, Equatable {
     case startTLS
     /// The user logged in: raise the framing limits.
     case authenticated
-    /// The session gave up its selected folder or changed state in a way the handler does not care about.
 }
 
 /// The IMAP session state machine (RFC 9051 §3): not authenticated → authenticated ⇄ selected → logout. It turns

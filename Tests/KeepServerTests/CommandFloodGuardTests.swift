@@ -167,6 +167,7 @@ import Testing
         let middle = try await s.imap()
         let newcomer = try await s.imap()
         #expect(await oldest.waitForEnd(timeout: 2) == .closed)
+        #expect(s.server.reporter.count(.unauthenticatedConnectionEvicted) == 1)
         #expect(try await newcomer.command("NOOP").last == "t1 OK NOOP completed")
         #expect(try await middle.command("NOOP").last == "t1 OK NOOP completed")
     }
