@@ -24,6 +24,8 @@ public enum GuardEventKind: Int, Sendable, Hashable, CaseIterable {
     case lmtpMessageTooLarge = 1017
     case lmtpLineTooLong = 1018
     case unauthenticatedConnectionEvicted = 1019
+    case floodBan = 1020
+    case bannedConnectionReset = 1021
 
     /// The metric/counter label and log word.
     public var name: String {
@@ -47,6 +49,8 @@ public enum GuardEventKind: Int, Sendable, Hashable, CaseIterable {
         case .lmtpMessageTooLarge: return "lmtp_message_too_large"
         case .lmtpLineTooLong: return "lmtp_line_too_long"
         case .unauthenticatedConnectionEvicted: return "unauthenticated_connection_evicted"
+        case .floodBan: return "flood_ban"
+        case .bannedConnectionReset: return "banned_connection_reset"
         }
     }
 }

@@ -28,6 +28,11 @@ public struct Limits: Sendable, Hashable {
     // Authentication failures
     public var authFailureDelayInitialMs = 1_000
     public var authFailureDelayMaxMs = 15_000
+    public var authCacheTTL = 3_600
+    public var authCacheSize = 10_000
+    // Flood bans
+    public var floodBanThreshold = 10
+    public var floodBanSeconds = 60
     // Mailbox names
     public var maxMailboxNameLength = 255
     public var maxMailboxDepth = 32
@@ -40,6 +45,8 @@ public struct Limits: Sendable, Hashable {
     public var lmtpIdleTimeout = 300
     public var lmtpMaxConnections = 1_000
     public var lmtpMaxNewNamedPropsPerMessage = 64
+    // Server
+    public var shutdownTimeout = 10
 
     public init() {}
 
@@ -101,6 +108,14 @@ public struct Limits: Sendable, Hashable {
                 doc: "Delay before answering a failed login; doubles per further failure from the same IP (and IP+user)."),
         Setting(key: "imap.auth_failure_delay_max_ms", keyPath: \.authFailureDelayMaxMs, range: 0...600_000, unit: "milliseconds",
                 doc: "Longest delay before answering a failed login."),
+        Setting(key: "imap.auth_cache_ttl", keyPath: \.authCacheTTL, range: 0...86_400, unit: "seconds",
+                doc: "A successful login is remembered this long (a keyed hash of the password, in memory only), so the same user and password skip PBKDF2 next time; wrong passwords always pay it. 0 disables."),
+        Setting(key: "imap.auth_cache_size", keyPath: \.authCacheSize, range: 0...1_000_000, unit: "users",
+                doc: "Most users the login cache remembers."),
+        Setting(key: "imap.flood_ban_threshold", keyPath: \.floodBanThreshold, range: 0...100_000, unit: "resets",
+                doc: "Connections from one IP address reset for a command flood within a minute before that address is banned; 0 never bans."),
+        Setting(key: "imap.flood_ban_seconds", keyPath: \.floodBanSeconds, range: 1...86_400, unit: "seconds",
+                doc: "How long a banned address's new connections are reset on arrival, before any greeting (its logged-in connections go on)."),
         Setting(key: "imap.max_mailbox_name_length", keyPath: \.maxMailboxNameLength, range: 16...1_024, unit: "bytes",
                 doc: "Longest mailbox name."),
         Setting(key: "imap.max_mailbox_depth", keyPath: \.maxMailboxDepth, range: 1...256, unit: "levels",
@@ -121,18 +136,22 @@ public struct Limits: Sendable, Hashable {
                 doc: "LMTP connections in total."),
         Setting(key: "lmtp.max_new_named_props_per_message", keyPath: \.lmtpMaxNewNamedPropsPerMessage, range: 0...0x7FFF, unit: "names",
                 doc: "New header names one delivered message may promote to named properties."),
+        Setting(key: "server.shutdown_timeout", keyPath: \.shutdownTimeout, range: 0...600, unit: "seconds",
+                doc: "On SIGTERM/SIGINT, how long commands and deliveries already running may take to finish and be answered before connections are closed."),
     ]
 
-    /// Applies `[imap]` and `[lmtp]` of a config document. Unknown keys and out-of-range values are refused with a
+    /// Applies `[imap]`, `[lmtp]` (and the limits in `[server]`) of a config document. Unknown keys and out-of-range values are refused with a
     /// message naming the setting.
     public mutating func apply(_ doc: TOMLTable, knownExtraKeys: Set<String> = []) throws(ConfigError) {
         let byKey = Dictionary(uniqueKeysWithValues: Self.settings.map { ($0.key, $0) })
-        for section in ["imap", "lmtp"] {
+        for section in ["server", "imap", "lmtp"] {
             guard let value = doc[section] else { continue }
             guard case .table(let table) = value else { throw ConfigError.notATable(section) }
             for key in table.keys {
                 let full = "\(section).\(key)"
                 if knownExtraKeys.contains(full) { continue }
+                // `[server]` also holds listener addresses and names, which KeepConfig reads and checks.
+                if section == "server", byKey[full] == nil { continue }
                 guard let setting = byKey[full] else { throw ConfigError.unknownSetting(full) }
                 guard case .integer(let v)? = table[key] else {
                     throw ConfigError.wrongType(full, expected: "integer", found: table[key]?.typeName ?? "nothing")

@@ -43,6 +43,9 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     private var idleTimer: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
     private var maxPending = 100
+    private var liveToken: LiveConnections.Token?
+    /// The server is shutting down: no new command starts; the one running finishes, then `* BYE`.
+    private var shuttingDown = false
 
     public init(context: IMAPServerContext, implicitTLS: Bool) {
         self.ctx = context
@@ -58,6 +61,12 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         session = IMAPSession(ctx: ctx, peer: peer, peerIP: ip, isLoopback: loopback, tlsActive: implicitTLS)
         session.output = IMAPOutput(channel: context.channel, maxBuffered: ctx.limits.imapMaxOutputBuffer)
         applyLimits(authenticated: false)
+        if ctx.floodBan.isBanned(ip) {
+            // Reset before any greeting or parsing: a banned flooder costs an accept and a close.
+            session.report(.bannedConnectionReset, limit: "imap.flood_ban_seconds")
+            resetConnection(context)
+            return
+        }
         let channel = context.channel
         let (admission, id, evicted) = ctx.registry.admit(ip: ip, evict: { [weak channel] in
             channel?.close(promise: nil)
@@ -79,6 +88,14 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             refuse(context, "Too many connections from your address")
             return
         }
+        let drainBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        guard let token = ctx.live.add(drain: {
+            drainBound.eventLoop.execute { drainBound.value.0.beginShutdown(drainBound.value.1) }
+        }) else {
+            refuse(context, "Keep is shutting down", code: .unavailable)
+            return
+        }
+        liveToken = token
         if implicitTLS {
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             handshakeTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(ctx.limits.tlsHandshakeTimeout))) {
@@ -94,6 +111,8 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         closing = true
         if let id = connectionID { ctx.registry.closed(id) }
         connectionID = nil
+        if let token = liveToken { ctx.live.remove(token) }
+        liveToken = nil
         lineSink?.finish()
         lineSink = nil
         idleTimer?.cancel()
@@ -115,10 +134,10 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func refuse(_ context: ChannelHandlerContext, _ text: String) {
+    private func refuse(_ context: ChannelHandlerContext, _ text: String, code: ResponseCode = .limit) {
         closing = true
         var e = ResponseEncoder()
-        e.untagged(.condition(.bye, .limit, text))
+        e.untagged(.condition(.bye, code, text))
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: e.bytes))).whenComplete { _ in
             channel.close(promise: nil)
@@ -128,7 +147,7 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
+        guard !closing, !shuttingDown else { return }
         framer.append(unwrapInboundIn(data))
         drain(context)
     }
@@ -191,6 +210,10 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         pending += 1
         if pending > maxPending {
             session.report(.pendingCommandsReset, limit: "imap.max_pending_commands", detail: "\(pending) pending")
+            if case .banned(let duration) = ctx.floodBan.recordReset(session.peerIP) {
+                session.report(.floodBan, limit: "imap.flood_ban_threshold",
+                               detail: "new connections from \(session.peerIP) reset for \(duration.components.seconds) s")
+            }
             resetConnection(context)
             return false
         }
@@ -298,6 +321,10 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         pending -= 1
         lastActivity = .now()
         guard !closing else { return }
+        if shuttingDown {
+            sayGoodbye(context)
+            return
+        }
         apply(context, outcome)
         runNext(context)
         context.flush()
@@ -338,6 +365,33 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             handshakeTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(ctx.limits.tlsHandshakeTimeout))) {
                 bound.value.0.handshakeTimedOut(bound.value.1)
             }
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// The server is stopping: commands not yet started are dropped (the client was not answered, so it knows
+    /// they did not happen); a command doing store work finishes and is answered, then `* BYE` and close. IDLE or
+    /// a SASL exchange waiting on the client ends at once.
+    private func beginShutdown(_ context: ChannelHandlerContext) {
+        guard !closing, !shuttingDown else { return }
+        shuttingDown = true
+        queue.removeAll()
+        queueHead = 0
+        queuedBytes = 0
+        if executing && lineSink == nil { return }  // `finished` says goodbye
+        sayGoodbye(context)
+    }
+
+    private func sayGoodbye(_ context: ChannelHandlerContext) {
+        closing = true
+        lineSink?.finish()
+        lineSink = nil
+        var e = ResponseEncoder()
+        e.untagged(.condition(.bye, .unavailable, "Keep is shutting down; reconnect shortly"))
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: e.bytes))).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 

@@ -11,6 +11,10 @@ public final class IMAPServerContext: Sendable {
     public let reporter: GuardReporter
     public let registry: ConnectionRegistry
     public let throttle: AuthThrottle
+    /// Open connections, for a graceful shutdown.
+    public let live = LiveConnections()
+    /// Addresses whose new connections are reset on arrival after repeated command floods.
+    public let floodBan: FloodBan
     public let logger: Logger
     /// The TLS context for STARTTLS (nil: STARTTLS not offered).
     public let tls: NIOSSLContext?
@@ -28,6 +32,10 @@ public final class IMAPServerContext: Sendable {
         let box = LimitsBox(limits)
         self.limitsBox = box
         self.throttle = AuthThrottle(initialMs: limits.authFailureDelayInitialMs, maxMs: limits.authFailureDelayMaxMs)
+        self.floodBan = FloodBan(settings: {
+            let l = box.value
+            return (l.floodBanThreshold, .seconds(l.floodBanSeconds))
+        })
         self.registry = ConnectionRegistry(limits: {
             let l = box.value
             return (l.imapMaxConnections, l.imapMaxUnauthenticatedConnections, l.imapMaxUnauthenticatedConnectionsPerIP,

@@ -18,6 +18,8 @@ public final class LMTPServerContext: Sendable {
     /// When non-empty, only recipients in these domains are local; otherwise any domain reaches the local part.
     public let localDomains: [String]
     let connections = ConnectionCounter()
+    /// Open connections, for a graceful shutdown.
+    public let live = LiveConnections()
 
     public init(store: any MailStore, limits: Limits, reporter: GuardReporter, logger: Logger, hostname: String = "keep",
                 localDomains: [String] = []) {
@@ -61,6 +63,9 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
     private var admitted = false
     private var idleTimer: Scheduled<Void>?
     private var lastActivity = NIODeadline.now()
+    private var liveToken: LiveConnections.Token?
+    /// The server is stopping: a delivery being committed finishes and is answered, then `421`.
+    private var shuttingDown = false
 
     /// The envelope of the mail transaction in progress.
     struct Transaction {
@@ -83,6 +88,19 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
             return
         }
         admitted = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        guard let token = ctx.live.add(drain: {
+            bound.eventLoop.execute { bound.value.0.beginShutdown(bound.value.1) }
+        }) else {
+            send(context, "421 4.3.2 \(ctx.hostname) shutting down, try again later")
+            closing = true
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            return
+        }
+        liveToken = token
         send(context, "220 \(ctx.hostname) LMTP Keep ready")
         context.flush()
         armIdleTimer(context)
@@ -92,6 +110,8 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
     public func channelInactive(context: ChannelHandlerContext) {
         if admitted { ctx.connections.decrement() }
         admitted = false
+        if let token = liveToken { ctx.live.remove(token) }
+        liveToken = nil
         closing = true
         idleTimer?.cancel()
         context.fireChannelInactive()
@@ -112,7 +132,7 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
     // MARK: Framing
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
+        guard !closing, !shuttingDown else { return }
         var buffer = unwrapInboundIn(data)
         input.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
         lastActivity = .now()
@@ -347,6 +367,7 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
     private func asyncFinished(_ context: ChannelHandlerContext, _ result: AsyncResult) {
         executing = false
         guard !closing else { return }
+        defer { if shuttingDown { sayGoodbye(context) } }
         switch result {
         case .recipient(let address, let user):
             transaction.recipients.append((address, user))
@@ -362,6 +383,7 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
             for l in lines { send(context, l) }
             transaction = Transaction(greeted: true)
         }
+        if shuttingDown { return }
         // Input that arrived while waiting may now be framed differently (e.g. DATA after an accepted RCPT).
         frame(context)
         runNext(context)
@@ -402,6 +424,27 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
                 }
             }
             return .deliveries(lines)
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// The server is stopping: a delivery being committed finishes and its replies are sent; anything else (a
+    /// transaction not yet at the end of its DATA) is dropped unacknowledged, so the MTA retries it; then `421`.
+    private func beginShutdown(_ context: ChannelHandlerContext) {
+        guard !closing, !shuttingDown else { return }
+        shuttingDown = true
+        queue.removeAll()
+        if executing { return }  // `asyncFinished` says goodbye
+        sayGoodbye(context)
+    }
+
+    private func sayGoodbye(_ context: ChannelHandlerContext) {
+        closing = true
+        send(context, "421 4.3.2 \(ctx.hostname) shutting down, try again later")
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 

@@ -30,6 +30,7 @@ public final class KeepServer: Service, @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private var channels: [any Channel] = []
     private var admin: AdminEndpoint?
+    private var liveConnections: [LiveConnections] = []
     let storeOptions: StoreOptions
 
     /// `storeOptions` lets tests lower password hashing cost; a server uses the defaults plus the config's quotas.
@@ -43,6 +44,8 @@ public final class KeepServer: Service, @unchecked Sendable {
         options.databaseQuotas.merge(config.databaseQuotas) { _, new in new }
         options.maxMessageSize = max(config.limits.imapAppendLimit, config.limits.lmtpMaxMessageSize)
         options.maxNewNamedPropsPerMessage = config.limits.lmtpMaxNewNamedPropsPerMessage
+        options.authCacheTTL = TimeInterval(config.limits.authCacheTTL)
+        options.authCacheSize = config.limits.authCacheSize
         self.storeOptions = options
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
     }
@@ -72,6 +75,7 @@ public final class KeepServer: Service, @unchecked Sendable {
                                             requireTLSForLoginOffLoopback: config.requireTLSForLogin)
         let lmtpContext = LMTPServerContext(store: store, limits: config.limits, reporter: reporter, logger: logger,
                                             hostname: config.hostname, localDomains: config.localDomains)
+        liveConnections = [imapContext.live, lmtpContext.live]
         let highWater = config.limits.imapMaxOutputBuffer
         if let a = config.imapAddress {
             addresses.imap = try await bind("imap", a, highWater: highWater) { channel in
@@ -114,10 +118,25 @@ public final class KeepServer: Service, @unchecked Sendable {
         return port
     }
 
-    /// Stops accepting, closes connections and the store.
+    /// Stops accepting; lets the commands and deliveries already running finish and be answered (for up to
+    /// `server.shutdown_timeout`), each connection then getting `* BYE` / `421`; closes what is left and the store.
     public func shutdown() async {
         for c in channels { try? await c.close() }
         channels.removeAll()
+        let open = liveConnections.reduce(0) { $0 + $1.count }
+        if open > 0 {
+            logger.notice("shutting down: finishing the commands of \(open) connection(s)")
+            for live in liveConnections { live.drainAll() }
+            let deadline = ContinuousClock.now + .seconds(config.limits.shutdownTimeout)
+            while liveConnections.contains(where: { $0.count > 0 }), ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            let left = liveConnections.reduce(0) { $0 + $1.count }
+            if left > 0 {
+                logger.warning("shutting down: \(left) connection(s) still busy after server.shutdown_timeout (\(config.limits.shutdownTimeout) s); closing them")
+            }
+        }
+        liveConnections.removeAll()
         await admin?.close()
         admin = nil
         reporter?.flush()

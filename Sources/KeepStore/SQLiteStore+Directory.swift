@@ -49,9 +49,13 @@ extension SQLiteStore {
                 .map { (UserInfo(name: $0["name"], database: $0["database"]), $0["password"]) }
         }
         let hasher = self.hasher
-        // The same derivation runs whether or not the user exists (against a dummy hash when not).
-        let matches = try await offload { hasher.verify(password, against: found?.password) }
+        let cache = self.authCache
+        // A recent login with this password against the same stored hash skips the derivation; anything else runs
+        // it, whether or not the user exists (against a dummy hash when not), so failures all cost the same.
+        let cached = found.map { cache.matches(user: $0.0.name, password: password, storedHash: $0.password) } ?? false
+        let matches = cached ? true : try await offload { hasher.verify(password, against: found?.password) }
         guard matches, let found else { return nil }
+        if !cached { cache.remember(user: found.0.name, password: password, storedHash: found.password) }
         // Only a right password learns that the mailbox is unavailable.
         let mounted = try await directory.read { db in
             try Bool.fetchOne(db, sql: "SELECT mounted FROM databases WHERE name = ?", arguments: [found.0.database])
@@ -106,6 +110,7 @@ extension SQLiteStore {
             return db.changesCount
         }
         guard changed > 0 else { throw StoreError.noSuchUser(user) }
+        authCache.forget(user: user)
     }
 
     public func removeUser(_ name: String) async throws {
@@ -117,6 +122,7 @@ extension SQLiteStore {
             return db.changesCount
         }
         guard removed > 0 else { throw StoreError.noSuchUser(name) }
+        authCache.forget(user: name)
         if let resolved {
             do { try await deleteMailbox(of: resolved) } catch {
                 logger.error("user \(name) removed, but their mailbox could not be deleted: \(error)")

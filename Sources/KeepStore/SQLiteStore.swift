@@ -88,6 +88,7 @@ public final class SQLiteStore: MailStore {
     let logger: Logger
     let directory: DatabasePool
     let hasher: PasswordHasher
+    let authCache: AuthCache
     let watchers = FolderWatchers()
     /// Mailbox moves of this process run one at a time (each holds two databases' write locks).
     let moveLock = Locked(())
@@ -100,6 +101,8 @@ public final class SQLiteStore: MailStore {
         self.logger = logger
         self.directory = directory
         self.hasher = PasswordHasher(rounds: options.effectivePasswordRounds)
+        self.authCache = AuthCache(ttl: .milliseconds(Int64(max(0, options.authCacheTTL) * 1000)),
+                                   capacity: max(0, options.authCacheSize))
         self.events = EventLog(pool: directory, logger: logger, foldingInterval: options.eventFoldingInterval)
     }
 

@@ -47,6 +47,11 @@ public struct StoreOptions: Sendable {
     /// fields are promoted; fields beyond it are simply not promoted (no error). The LMTP server passes its
     /// `lmtp.max_new_named_props_per_message`.
     public var maxNewNamedPropsPerMessage: Int = 64
+    /// How long a successful login is remembered so that the same user and password skip PBKDF2 next time
+    /// (`AuthCache`); zero disables the cache. The server passes `imap.auth_cache_ttl`.
+    public var authCacheTTL: TimeInterval = 3_600
+    /// Most users the login cache remembers (`imap.auth_cache_size`).
+    public var authCacheSize: Int = 10_000
     /// How long a write waits for another process (e.g. the `keep` CLI) holding the SQLite write lock.
     public var busyTimeout: TimeInterval = 10
     /// How long an identical event (same id, database and user) is folded into the previous row.

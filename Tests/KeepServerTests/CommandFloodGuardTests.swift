@@ -66,6 +66,50 @@ import Testing
         #expect(try await d.readUntilTagged("p5").count == 5)
     }
 
+    /// Floods from `source` once: a packed frame on a new connection, until it is reset.
+    static func floodOnce(_ s: TestServer, source: String) async throws -> LineClient.ReadError {
+        let c = try await LineClient.connect(port: s.imapPort, source: source)
+        try? await c.send((1...150).map { "f\($0) NOOP\r\n" }.joined())
+        return await c.waitForEnd(timeout: 2)
+    }
+
+    @Test func anAddressThatKeepsFloodingIsBannedWhileOthersAndItsLoggedInClientsGoOn() async throws {
+        let s = try await TestServer.start {
+            $0.limits.floodBanThreshold = 3
+            $0.limits.floodBanSeconds = 1
+        }
+        defer { Task { await s.stopAndRemove() } }
+        let attacker = "127.0.0.3"
+        let loggedIn = try await LineClient.connect(port: s.imapPort, source: attacker)
+        _ = try await loggedIn.readLine()
+        #expect(try await loggedIn.command("LOGIN alice secret").last?.contains("OK") == true)
+        for _ in 0..<3 { #expect(try await Self.floodOnce(s, source: attacker) == .reset) }
+        #expect(s.server.reporter.count(.floodBan) == 1)
+
+        // Banned: a new connection from the address is reset before any greeting.
+        let banned = try await LineClient.connect(port: s.imapPort, source: attacker)
+        #expect(await banned.waitForEnd(timeout: 2) == .reset)
+        #expect(s.server.reporter.count(.bannedConnectionReset) >= 1)
+        // Its logged-in connection and every other address go on.
+        #expect(try await loggedIn.command("NOOP").last?.hasSuffix("OK NOOP completed") == true)
+        let other = try await LineClient.connect(port: s.imapPort, source: "127.0.0.4")
+        #expect(try await other.readLine().hasPrefix("* OK"))
+
+        // After the ban the address is greeted again.
+        try await Task.sleep(for: .milliseconds(1_200))
+        let again = try await LineClient.connect(port: s.imapPort, source: attacker)
+        #expect(try await again.readLine().hasPrefix("* OK"))
+    }
+
+    @Test func aZeroThresholdNeverBans() async throws {
+        let s = try await TestServer.start { $0.limits.floodBanThreshold = 0 }
+        defer { Task { await s.stopAndRemove() } }
+        for _ in 0..<12 { #expect(try await Self.floodOnce(s, source: "127.0.0.5") == .reset) }
+        let fresh = try await LineClient.connect(port: s.imapPort, source: "127.0.0.5")
+        #expect(try await fresh.readLine().hasPrefix("* OK"))
+        #expect(s.server.reporter.count(.floodBan) == 0)
+    }
+
     @Test func overlongLineGetsBADAndTheConnectionContinues() async throws {
         let s = try await TestServer.start { $0.limits.imapMaxLineLength = 1_024 }
         defer { Task { await s.stopAndRemove() } }

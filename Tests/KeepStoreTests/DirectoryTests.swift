@@ -65,6 +65,72 @@ import Testing
         }
     }
 
+    @Test func aRepeatedLoginWithTheSamePasswordSkipsTheDerivationButAWrongOneNever() async throws {
+        try await withStore { store, _ in
+            _ = try await store.addUser("alice", password: "pw", database: nil)
+            func derivations() -> Int { store.hasher.derivations.withLock { $0 } }
+            let start = derivations()
+            #expect(try await store.authenticate(user: "alice", password: "pw") != nil)
+            #expect(derivations() - start == 1)
+            #expect(try await store.authenticate(user: "ALICE", password: "pw") != nil)
+            #expect(derivations() - start == 1, "the second login is answered from the cache")
+            #expect(try await store.authenticate(user: "alice", password: "pw2") == nil)
+            #expect(derivations() - start == 2, "a wrong password always pays the derivation")
+        }
+    }
+
+    @Test func aPasswordChangeOrRemovalEndsTheCachedLogin() async throws {
+        try await withStore { store, _ in
+            _ = try await store.addUser("alice", password: "old", database: nil)
+            #expect(try await store.authenticate(user: "alice", password: "old") != nil)
+            try await store.setPassword(user: "alice", password: "new")
+            #expect(try await store.authenticate(user: "alice", password: "old") == nil)
+            #expect(try await store.authenticate(user: "alice", password: "new") != nil)
+            try await store.removeUser("alice")
+            #expect(try await store.authenticate(user: "alice", password: "new") == nil)
+            // Re-created with the same password: a new salt, so the old entry cannot match.
+            _ = try await store.addUser("alice", password: "new", database: nil)
+            let before = store.hasher.derivations.withLock { $0 }
+            #expect(try await store.authenticate(user: "alice", password: "new") != nil)
+            #expect(store.hasher.derivations.withLock { $0 } - before == 1)
+        }
+    }
+
+    @Test func aPasswordChangedByAnotherProcessMissesTheCache() async throws {
+        try await withStore { store, dir in
+            _ = try await store.addUser("alice", password: "old", database: nil)
+            #expect(try await store.authenticate(user: "alice", password: "old") != nil)
+            // A second store on the same folder stands for the `keep` CLI.
+            let cli = try await SQLiteStore.open(dataDirectory: dir, options: .fastForTests, logger: testLogger)
+            try await cli.setPassword(user: "alice", password: "new")
+            try await cli.close()
+            #expect(try await store.authenticate(user: "alice", password: "old") == nil)
+            #expect(try await store.authenticate(user: "alice", password: "new") != nil)
+        }
+    }
+
+    @Test func aZeroTTLDisablesTheLoginCache() async throws {
+        var options = StoreOptions.fastForTests
+        options.authCacheTTL = 0
+        try await withStore(options: options) { store, _ in
+            _ = try await store.addUser("alice", password: "pw", database: nil)
+            let before = store.hasher.derivations.withLock { $0 }
+            _ = try await store.authenticate(user: "alice", password: "pw")
+            _ = try await store.authenticate(user: "alice", password: "pw")
+            #expect(store.hasher.derivations.withLock { $0 } - before == 2)
+            #expect(store.authCache.count == 0)
+        }
+    }
+
+    @Test func theLoginCacheIsBoundedByItsCapacity() {
+        let cache = AuthCache(ttl: .seconds(60), capacity: 3)
+        for i in 0..<10 { cache.remember(user: "u\(i)", password: "p", storedHash: "h") }
+        #expect(cache.count == 3)
+        #expect(cache.matches(user: "u9", password: "p", storedHash: "h"))
+        #expect(!cache.matches(user: "u9", password: "p", storedHash: "other"))
+        #expect(!cache.matches(user: "u9", password: "q", storedHash: "h"))
+    }
+
     @Test func passwordHashFormatIsPBKDF2WithSaltAndDefaultRoundsAtLeast210000() throws {
         #expect(StoreOptions().passwordRounds >= 210_000)
         var weak = StoreOptions()

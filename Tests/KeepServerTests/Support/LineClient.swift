@@ -23,9 +23,22 @@ final class LineClient: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    static func connect(port: Int, host: String = "127.0.0.1") async throws -> LineClient {
+    /// Connects to `host:port`, from the local address `source` when given (any 127.x.y.z works on loopback).
+    static func connect(port: Int, host: String = "127.0.0.1", source: String? = nil) async throws -> LineClient {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ReadError.failed(errno) }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                close(fd)
+                throw ReadError.failed(errno)
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -1,0 +1,77 @@
+import Synchronization
+
+/// Bans, for a while, an IP address whose connections keep being reset for command floods.
+///
+/// The pending rule resets one flooding connection in about a millisecond, but a flooder that reconnects at once
+/// makes the server accept, greet, frame and reset hundreds of connections a second. After `threshold` resets from
+/// one address within a minute, that address's *new* connections are reset on arrival, before any greeting or
+/// parsing, for `duration`; its logged-in connections go on. A threshold of zero never bans. The table is bounded:
+/// past `maxEntries` addresses, expired entries are dropped, then the oldest.
+public final class FloodBan: Sendable {
+    private struct Entry {
+        var windowStart: ContinuousClock.Instant
+        var resets: Int
+        var bannedUntil: ContinuousClock.Instant?
+    }
+
+    /// What `recordReset` concluded.
+    public enum Verdict: Sendable, Equatable {
+        case counted(resets: Int)
+        /// The address is banned from now for the given time.
+        case banned(Duration)
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let settings: @Sendable () -> (threshold: Int, duration: Duration)
+    private static let window: Duration = .seconds(60)
+    static let maxEntries = 100_000
+
+    /// `settings` is read on each decision, so a reloaded configuration applies at once.
+    public init(settings: @escaping @Sendable () -> (threshold: Int, duration: Duration)) {
+        self.settings = settings
+    }
+
+    /// Whether new connections from `ip` are refused now.
+    public func isBanned(_ ip: String, now: ContinuousClock.Instant = .now) -> Bool {
+        entries.withLock { table in
+            guard let until = table[ip]?.bannedUntil else { return false }
+            return until > now
+        }
+    }
+
+    /// Counts one flood reset from `ip`; bans it when this one reaches the threshold.
+    @discardableResult
+    public func recordReset(_ ip: String, now: ContinuousClock.Instant = .now) -> Verdict {
+        let (threshold, duration) = settings()
+        return entries.withLock { table in
+            if table.count >= Self.maxEntries, table[ip] == nil { Self.prune(&table, now: now) }
+            var e = table[ip] ?? Entry(windowStart: now, resets: 0, bannedUntil: nil)
+            if now - e.windowStart > Self.window {
+                e.windowStart = now
+                e.resets = 0
+            }
+            e.resets += 1
+            var verdict = Verdict.counted(resets: e.resets)
+            if threshold > 0, e.resets >= threshold, (e.bannedUntil ?? now) <= now {
+                e.bannedUntil = now + duration
+                e.resets = 0
+                e.windowStart = now
+                verdict = .banned(duration)
+            }
+            table[ip] = e
+            return verdict
+        }
+    }
+
+    /// Addresses tracked (banned or counting).
+    public var count: Int { entries.withLock { $0.count } }
+
+    private static func prune(_ table: inout [String: Entry], now: ContinuousClock.Instant) {
+        table = table.filter { _, e in
+            (e.bannedUntil.map { $0 > now } ?? false) || now - e.windowStart <= window
+        }
+        if table.count >= maxEntries, let oldest = table.min(by: { $0.value.windowStart < $1.value.windowStart }) {
+            table[oldest.key] = nil
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Synchronization
+
+/// The open connections of one listener, each with the closure that ends it for a server shutdown, so that a
+/// graceful stop can ask every connection to finish what it is doing, say goodbye and close, then wait for them.
+public final class LiveConnections: Sendable {
+    /// Identifies one registered connection.
+    public typealias Token = UInt64
+
+    private struct State {
+        var next: Token = 1
+        var drains: [Token: @Sendable () -> Void] = [:]
+        var draining = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Registers a connection; `drain` is called (from any thread) when the server shuts down. Nil when the server
+    /// is already shutting down: the caller should close the connection at once.
+    public func add(drain: @escaping @Sendable () -> Void) -> Token? {
+        state.withLock { s in
+            guard !s.draining else { return nil }
+            let token = s.next
+            s.next += 1
+            s.drains[token] = drain
+            return token
+        }
+    }
+
+    /// Forgets a closed connection.
+    public func remove(_ token: Token) {
+        _ = state.withLock { $0.drains.removeValue(forKey: token) }
+    }
+
+    /// Connections still open.
+    public var count: Int { state.withLock { $0.drains.count } }
+
+    /// Asks every connection to finish and close; connections that arrive later are refused by `add`.
+    public func drainAll() {
+        let drains = state.withLock { s -> [@Sendable () -> Void] in
+            s.draining = true
+            return Array(s.drains.values)
+        }
+        for drain in drains { drain() }
+    }
+}
