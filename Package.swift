@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "keep", targets: ["keep"]),
         .executable(name: "keep-bench", targets: ["keep-bench"]),
+        .executable(name: "keep-store-bench", targets: ["keep-store-bench"]),
         .library(name: "KeepIMAP", targets: ["KeepIMAP"]),
         .library(name: "KeepMIME", targets: ["KeepMIME"]),
     ],
@@ -123,6 +124,12 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: keepSettings
+        ),
+        // Named-property and replica-id quota costs on real SQLite files (release mode): `keep-store-bench`.
+        .executableTarget(
+            name: "keep-store-bench",
+            dependencies: ["KeepStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: keepSettings
         ),
         .testTarget(name: "KeepIMAPTests", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),

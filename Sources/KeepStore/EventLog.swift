@@ -80,9 +80,14 @@ public final class EventLog: Sendable {
     @discardableResult
     func record(_ e: PendingEvent) async throws -> StoreEvent {
         echo(e)
-        let fieldsJSON = Self.encode(e.fields)
         let interval = foldingInterval
-        return try await pool.write { db in
+        return try await pool.write { db in try Self.insertOrFold(db, e, interval: interval) }
+    }
+
+    /// Records or folds one event inside the caller's write transaction.
+    private static func insertOrFold(_ db: Database, _ e: PendingEvent, interval: TimeInterval) throws -> StoreEvent {
+        let fieldsJSON = encode(e.fields)
+        do {
             let now = Date().timeIntervalSince1970
             if let row = try Row.fetchOne(db, sql: """
                 SELECT id FROM events
@@ -92,7 +97,7 @@ public final class EventLog: Sendable {
                 let id: Int64 = row["id"]
                 try db.execute(sql: "UPDATE events SET repeat_count = repeat_count + 1, last_time = ? WHERE id = ?",
                                arguments: [now, id])
-                return try Self.fetch(db, id: id)!
+                return try fetch(db, id: id)!
             }
             try db.execute(sql: """
                 INSERT INTO events(event_id, type, source, category, database, principal, time, last_time, message,
@@ -100,17 +105,23 @@ public final class EventLog: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                 """, arguments: [e.eventID, e.type.rawValue, e.source, e.category, e.database, e.principal, now, now,
                                  e.message, fieldsJSON])
-            return try Self.fetch(db, id: db.lastInsertedRowID)!
+            return try fetch(db, id: db.lastInsertedRowID)!
         }
     }
 
     /// Records events raised inside a transaction; failures to record are logged, never thrown over the caller's
     /// own result.
     func record(_ events: [PendingEvent]) async {
-        for e in events {
-            do { try await record(e) } catch {
-                logger.error("could not record event \(e.eventID): \(error)")
+        guard !events.isEmpty else { return }
+        for e in events { echo(e) }
+        // One transaction (one sync) for the lot: a delivery refused 50 new names records 50 events, which fold.
+        let interval = foldingInterval
+        do {
+            try await pool.write { db in
+                for e in events { _ = try Self.insertOrFold(db, e, interval: interval) }
             }
+        } catch {
+            logger.error("could not record events \(Set(events.map(\.eventID)).sorted()): \(error)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import KeepStore
 
@@ -117,6 +118,56 @@ import Testing
             let unauthWarnings = try await store.events.events(eventID: StoreEventID.namedPropsQuotaWarning)
                 .filter { $0.principal == "<unauthenticated spam@x>" }
             #expect(unauthWarnings.count == 1 && unauthWarnings.first?.repeatCount == 21)
+        }
+    }
+
+    @Test func theTableFillingBeforeAnyQuotaStillWarnsAtItsSizeMinus20AndReusesNoId() async throws {
+        var options = StoreOptions.fastForTests
+        options.namedPropsQuota = 0x7FFF
+        options.unauthenticatedNamedPropsQuota = 0x7FFF
+        try await withStore(options: options) { store, _ in
+            // The store's own registrations (exempt from quotas) fill the table to 20 short of its size + 1.
+            let mdb = try await store.mailboxDatabase(named: "mailbox1")
+            let capacity = 0xFFFE - 0x8000 + 1
+            try await mdb.pool.write { db in
+                for i in 0..<(capacity - 21) {
+                    try db.execute(sql: """
+                        INSERT INTO named_props(propid, guid, kind, name, created_by, creator_kind, created_at)
+                        VALUES (?, ?, 'name', ?, 'system', 'system', 0)
+                        """, arguments: [0x8000 + i, Self.guid.bytes, "s\(i)"])
+                }
+            }
+            // The next id is the highest + 1 (no hole), and the creation that reaches size − 20 warns.
+            let id = try await store.namedPropertyID(database: "mailbox1", guid: Self.guid, name: "near", create: true,
+                                                     principal: .unauthenticated("spam@x"))
+            #expect(id == UInt16(0x8000 + capacity - 21))
+            let warnings = try await store.events.events(eventID: StoreEventID.namedPropsQuotaWarning)
+            #expect(warnings.count == 1)
+            #expect(warnings.first?.fields["quota"] == String(capacity))
+            #expect(warnings.first?.fields["current"] == String(capacity - 20))
+            for i in 0..<20 {
+                _ = try await store.namedPropertyID(database: "mailbox1", guid: Self.guid, name: "fill\(i)",
+                                                    create: true, principal: .unauthenticated("spam@x"))
+            }
+            #expect(await storeError {
+                _ = try await store.namedPropertyID(database: "mailbox1", guid: Self.guid, name: "over", create: true,
+                                                    principal: .unauthenticated("spam@x"))
+            } == .namedPropertyQuotaReached(database: "mailbox1", quota: capacity))
+        }
+    }
+
+    @Test func aHoleLeftBelowTheHighestIdIsUsedFirst() async throws {
+        try await withStore { store, _ in
+            for i in 0..<5 {
+                _ = try await store.namedPropertyID(database: "mailbox1", guid: Self.guid, name: "p\(i)", create: true,
+                                                    principal: .user("a"))
+            }
+            let mdb = try await store.mailboxDatabase(named: "mailbox1")
+            try await mdb.pool.write { db in try db.execute(sql: "DELETE FROM named_props WHERE propid = ?", arguments: [0x8002]) }
+            #expect(try await store.namedPropertyID(database: "mailbox1", guid: Self.guid, name: "q", create: true,
+                                                    principal: .user("a")) == 0x8002)
+            #expect(try await store.namedPropertyID(database: "mailbox1", guid: Self.guid, name: "r", create: true,
+                                                    principal: .user("a")) == 0x8005)
         }
     }
 

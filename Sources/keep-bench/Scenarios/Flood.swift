@@ -19,6 +19,9 @@ struct Flood: AsyncParsableCommand {
     @Flag(help: "Flooders log in (as PREFIX1..) before flooding; default: they flood before login.")
     var floodLogin = false
 
+    @Option(help: "Local address the flooders connect from (default 127.0.0.2 when the server is on 127.0.0.1, so that the attacker is another host than the measured client; 'none' for the kernel's choice).")
+    var floodSource: String?
+
     mutating func run() async throws {
         let seconds = duration ?? (target.smoke ? 3 : 10)
         let counts = (flooders ?? (target.smoke ? "10,50" : "1,10,50,200")).split(separator: ",").compactMap { Int($0) }
@@ -26,8 +29,14 @@ struct Flood: AsyncParsableCommand {
         let memory = target.memory
         if !memory.isKnown { Output.note("flood: no --server-pid/--server-process: memory not measured") }
         try await ensureFilled(users: 1, messages: 5, target: target)
+        let source: SocketAddress?
+        switch floodSource ?? (endpoint.host == "127.0.0.1" ? "127.0.0.2" : "none") {
+        case "none": source = nil
+        case let address: source = try SocketAddress(ipAddress: address, port: 0)
+        }
+        Output.note("flood: flooders connect from \(source.map { "\($0.ipAddress ?? "?")" } ?? "the kernel's choice"); the measured client and the login probe run on their own event loop")
 
-        let client = try await IMAPClient.connect(to: endpoint, group: benchGroup)
+        let client = try await IMAPClient.connect(to: endpoint, group: measureGroup)
         try await client.login(target.user(1), target.password)
         try await client.command("SELECT INBOX")
 
@@ -42,7 +51,7 @@ struct Flood: AsyncParsableCommand {
             let rssBefore = memory.residentBytes()
             let stopAt = NIODeadline.now() + .milliseconds(Int64((seconds + 1.5) * 1000))
             let login = floodLogin ? target : nil
-            let floodTask = Task { await flood(k, endpoint: endpoint, stopAt: stopAt, login: login) }
+            let floodTask = Task { await flood(k, endpoint: endpoint, stopAt: stopAt, login: login, source: source) }
             try await Task.sleep(for: .seconds(1))
             let phase = try await measure(client, seconds: seconds, endpoint: endpoint, memory: memory)
             let outcome = await floodTask.value
@@ -94,7 +103,7 @@ struct Flood: AsyncParsableCommand {
             while ContinuousClock.now < deadline {
                 let start = ContinuousClock.now
                 do {
-                    let fresh = try await IMAPClient.connect(to: endpoint, group: benchGroup)
+                    let fresh = try await IMAPClient.connect(to: endpoint, group: measureGroup)
                     _ = try await fresh.login(target.user(2), target.password)
                     stats.record(ContinuousClock.now - start)
                     await fresh.logout()
@@ -135,8 +144,13 @@ struct FloodOutcome: Sendable {
     var errors: [String: Int] = [:]
 }
 
-/// Runs `k` flooders until `stopAt`; each reconnects when the server drops it.
-private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: TargetOptions?) async -> FloodOutcome {
+/// The measured client's own event loop: the flooders' loops are busy writing, and a round trip measured on them
+/// would time the load generator, not the server.
+private let measureGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+/// Runs `k` flooders until `stopAt`, connecting from `source` when given; each reconnects when the server drops it.
+private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: TargetOptions?,
+                   source: SocketAddress?) async -> FloodOutcome {
     await withTaskGroup(of: FloodOutcome.self) { group in
         for i in 0..<k {
             group.addTask {
@@ -149,10 +163,11 @@ private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: Tar
                             let result = try await startFlood(on: client.channel, stopAt: stopAt)
                             outcome.add(result)
                         } else {
-                            let channel = try await ClientBootstrap(group: benchGroup)
+                            var bootstrap = ClientBootstrap(group: benchGroup)
                                 .channelOption(.autoRead, value: false)
                                 .connectTimeout(.seconds(5))
-                                .connect(host: endpoint.host, port: endpoint.port).get()
+                            if let source { bootstrap = bootstrap.bind(to: source) }
+                            let channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
                             let result = try await startFlood(on: channel, stopAt: stopAt)
                             outcome.add(result)
                         }
@@ -237,6 +252,11 @@ final class FloodHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        guard context.channel.isActive else {
+            // Dropped between connect and now (e.g. reset on arrival): no channelInactive will come to this handler.
+            done.succeed(Result(end: .closed, lifetime: ContinuousClock.now - started, bytes: 0, error: error))
+            return
+        }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.eventLoop.scheduleTask(deadline: stopAt) {
             let (handler, context) = loopBound.value
