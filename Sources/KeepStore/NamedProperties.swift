@@ -140,6 +140,33 @@ struct QuotaTables {
     var database: String
     var quotas: DatabaseQuotas
     var events: PendingEvents
+    /// Row counts of the named-property table, taken once per store call instead of once per new name (a delivery
+    /// may create 64); trusted only while the table's highest id is the one they were taken at.
+    let counts = Locked<NamedPropCounts?>(nil)
+
+    /// The named-property table's size and per-creator counts at a given highest id.
+    struct NamedPropCounts {
+        var top: Int?
+        var total: Int
+        var byKind: [String: Int]
+    }
+
+    /// The counts now: from the cache when the highest id has not moved, else counted.
+    private func currentCounts(_ db: Database) throws -> NamedPropCounts {
+        let top = try Int.fetchOne(db, sql: "SELECT max(propid) FROM named_props")
+        if let cached = counts.withLock({ $0 }), cached.top == top { return cached }
+        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props") ?? 0
+        let fresh = NamedPropCounts(top: top, total: total, byKind: [:])
+        counts.withLock { $0 = fresh }
+        return fresh
+    }
+
+    private func count(_ db: Database, kind: String, in current: NamedPropCounts) throws -> Int {
+        if let n = current.byKind[kind] { return n }
+        let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props WHERE creator_kind = ?", arguments: [kind]) ?? 0
+        counts.withLock { $0?.byKind[kind] = n }
+        return n
+    }
 
     // MARK: Named properties
 
@@ -163,17 +190,13 @@ struct QuotaTables {
         if let id = try lookupNamedProperty(db, guid: guid, key: key) { return id }
         guard create else { return nil }
 
-        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props") ?? 0
+        let current = try currentCounts(db)
+        let total = current.total
         let pool: (count: Int, quota: Int)?
         switch principal {
         case .system: pool = nil
-        case .user:
-            pool = (try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props WHERE creator_kind = 'user'") ?? 0,
-                    quotas.namedProps)
-        case .unauthenticated:
-            pool = (try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM named_props WHERE creator_kind = 'unauthenticated'
-                """) ?? 0, quotas.unauthenticatedNamedProps)
+        case .user: pool = (try count(db, kind: "user", in: current), quotas.namedProps)
+        case .unauthenticated: pool = (try count(db, kind: "unauthenticated", in: current), quotas.unauthenticatedNamedProps)
         }
         let tableFull = total >= Self.lastPropID - Self.firstPropID + 1
         if tableFull || (pool.map { $0.count >= $0.quota } ?? false) {
@@ -194,7 +217,7 @@ struct QuotaTables {
         }
 
         // The lowest free id: compaction leaves holes in the dense 0x8000... range, and they are used first.
-        let next = try Self.lowestFreePropID(db)
+        let next = try Self.lowestFreePropID(db, total: total, top: current.top)
         guard next <= Self.lastPropID else { throw StoreError.corrupt("named-property ids exhausted in \(database)") }
         let (lid, name): (Int64?, String?)
         switch key {
@@ -206,6 +229,13 @@ struct QuotaTables {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [next, guid.bytes, lid == nil ? "name" : "lid", lid, name, principal.description,
                              principal.creatorKind, Date().timeIntervalSince1970])
+        counts.withLock { cached in
+            guard var c = cached else { return }
+            c.top = max(c.top ?? next, next)
+            c.total += 1
+            if let n = c.byKind[principal.creatorKind] { c.byKind[principal.creatorKind] = n + 1 }
+            cached = c
+        }
 
         // The warning comes near the creator's quota, or near the table's own size when the quotas add up to more
         // than the table holds (then the table fills first, and its size is the limit that trips).
@@ -238,15 +268,12 @@ struct QuotaTables {
     }
 
     /// The lowest id of 0x8000...0xFFFE not in use (0xFFFF when none is free).
-    static func lowestFreePropID(_ db: Database) throws -> Int {
-        // Without holes (the usual case: only compaction makes them) the next id is the highest + 1, found from the
-        // primary key in O(log n); the search for a hole below walks the table and is left for when one exists.
-        if let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, max(propid) AS top FROM named_props") {
-            let n: Int = row["n"]
-            let top: Int? = row["top"]
-            guard let top else { return Self.firstPropID }
-            if top - Self.firstPropID + 1 == n { return top + 1 }
-        }
+    /// `total` and `top` are the table's row count and highest id.
+    static func lowestFreePropID(_ db: Database, total: Int, top: Int?) throws -> Int {
+        // Without holes (the usual case: only compaction makes them) the next id is the highest + 1; the search for
+        // a hole below walks the table and is left for when one exists.
+        guard let top else { return Self.firstPropID }
+        if top - Self.firstPropID + 1 == total { return top + 1 }
         return try Int.fetchOne(db, sql: """
             SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM named_props WHERE propid = ?1) THEN ?1
                         ELSE (SELECT min(a.propid) + 1 FROM named_props a
@@ -284,8 +311,10 @@ struct QuotaTables {
             return UInt16(id)
         }
         guard create else { return nil }
-        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM replids") ?? 0
-        let counted = try Int.fetchOne(db, sql: "SELECT count(*) FROM replids WHERE creator_kind <> 'system'") ?? 0
+        // Both from the creator index (the store's own registrations are few).
+        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM replids INDEXED BY replids_creator") ?? 0
+        let system = try Int.fetchOne(db, sql: "SELECT count(*) FROM replids WHERE creator_kind = 'system'") ?? 0
+        let counted = total - system
         let tableFull = total >= Self.maxReplID
         let overQuota = principal != .system && counted >= quotas.replids
         if tableFull || overQuota {

@@ -181,6 +181,10 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("mdb-v3") { db in
+            // Replica-id quota checks count by creator from an index, not by reading every row (32,767 at most).
+            try db.execute(sql: "CREATE INDEX replids_creator ON replids(creator_kind)")
+        }
         return migrator
     }
 }
