@@ -1,7 +1,8 @@
 import Synchronization
 
-/// The open connections of one listener, each with the closure that ends it for a server shutdown, so that a
-/// graceful stop can ask every connection to finish what it is doing, say goodbye and close, then wait for them.
+/// The open connections of one listener, each with the closure that ends it for a server shutdown, and the commands
+/// running off the event loop, so that a graceful stop can ask every connection to finish what it is doing, say
+/// goodbye and close, then wait for them and for their work.
 public final class LiveConnections: Sendable {
     /// Identifies one registered connection.
     public typealias Token = UInt64
@@ -10,6 +11,8 @@ public final class LiveConnections: Sendable {
         var next: Token = 1
         var drains: [Token: @Sendable () -> Void] = [:]
         var draining = false
+        /// Commands or deliveries running off the event loop (they outlive a connection the client dropped).
+        var running = 0
     }
 
     private let state = Mutex(State())
@@ -35,6 +38,14 @@ public final class LiveConnections: Sendable {
 
     /// Connections still open.
     public var count: Int { state.withLock { $0.drains.count } }
+
+    /// Counts a command or delivery started off the event loop; call `workFinished` once its result has been
+    /// handled on the loop. A shutdown waits for these too, so that none of them outlives the event loops.
+    public func workStarted() { state.withLock { $0.running += 1 } }
+    public func workFinished() { state.withLock { $0.running -= 1 } }
+
+    /// Whether nothing is open or running.
+    public var isIdle: Bool { state.withLock { $0.drains.isEmpty && $0.running == 0 } }
 
     /// Asks every connection to finish and close; connections that arrive later are refused by `add`.
     public func drainAll() {

@@ -305,11 +305,14 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         context.flush()
         let session = self.session!
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let live = ctx.live
+        live.workStarted()
         Task {
             let outcome = await session.execute(command, lines: lines)
             bound.eventLoop.execute {
                 let (handler, context) = bound.value
                 handler.finished(context, outcome)
+                live.workFinished()
             }
         }
     }

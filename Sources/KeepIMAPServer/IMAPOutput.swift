@@ -20,6 +20,8 @@ final class IMAPOutput: Sendable {
     /// Writes and flushes `bytes`; suspends while the client is behind by more than the output limit.
     func send(_ bytes: [UInt8]) async throws {
         guard !bytes.isEmpty else { return }
+        // A closed channel may belong to an event loop that has shut down: no promise may be made on it.
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
         let n = bytes.count
         outstanding.add(n, ordering: .relaxed)
         let buffer = channel.allocator.buffer(bytes: bytes)
@@ -34,6 +36,7 @@ final class IMAPOutput: Sendable {
 
     /// Waits until every byte sent so far has reached the socket (or the channel closed).
     func drain() async {
+        guard channel.isActive else { return }
         let promise = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(channel.allocator.buffer(capacity: 0), promise: promise)
         try? await promise.futureResult.get()

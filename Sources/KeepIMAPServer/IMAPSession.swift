@@ -174,7 +174,7 @@ final class IMAPSession: @unchecked Sendable {
             return nil
         case .starttls, .authenticate, .login:
             return user == nil ? nil : "Already authenticated"
-        case .close, .unselect, .expunge, .uidExpunge, .search, .fetch, .store, .copy, .move:
+        case .check, .close, .unselect, .expunge, .uidExpunge, .search, .fetch, .store, .copy, .move:
             if user == nil { return "Log in first" }
             return selected == nil ? "No mailbox selected" : nil
         default:
@@ -234,6 +234,10 @@ final class IMAPSession: @unchecked Sendable {
             case .noop:
                 try await reportChanges(allowExpunge: true)
                 encoder.tagged(tag, .ok, nil, "NOOP completed")
+            case .check:
+                // Every change is already durable: a checkpoint has nothing to flush; report changes as NOOP does.
+                try await reportChanges(allowExpunge: true)
+                encoder.tagged(tag, .ok, nil, "CHECK completed")
             case .select(let m, let params), .examine(let m, let params):
                 if case .examine = command.kind {
                     try await select(tag: tag, mailbox: m, readOnly: true, params: params)

@@ -124,11 +124,11 @@ public final class KeepServer: Service, @unchecked Sendable {
         for c in channels { try? await c.close() }
         channels.removeAll()
         let open = liveConnections.reduce(0) { $0 + $1.count }
-        if open > 0 {
+        if !liveConnections.allSatisfy(\.isIdle) {
             logger.notice("shutting down: finishing the commands of \(open) connection(s)")
             for live in liveConnections { live.drainAll() }
             let deadline = ContinuousClock.now + .seconds(config.limits.shutdownTimeout)
-            while liveConnections.contains(where: { $0.count > 0 }), ContinuousClock.now < deadline {
+            while !liveConnections.allSatisfy(\.isIdle), ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(10))
             }
             let left = liveConnections.reduce(0) { $0 + $1.count }

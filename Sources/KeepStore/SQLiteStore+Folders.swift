@@ -167,6 +167,7 @@ extension SQLiteStore {
             if try MailboxSQL.folder(db, owner: owner, name: canonical) != nil {
                 throw StoreError.folderExists(canonical)
             }
+            try Self.createMissingParents(db, owner: owner, of: canonical)
             return try MailboxSQL.insertFolder(db, owner: owner, name: canonical, specialUse: specialUse).info
         }
     }
@@ -207,6 +208,7 @@ extension SQLiteStore {
             if source == FolderName.inbox {
                 // RFC 9051 §6.3.6: INBOX's messages move to a new folder; INBOX stays, empty. Children of INBOX
                 // stay where they are.
+                try Self.createMissingParents(db, owner: owner, of: target)
                 var destination = try MailboxSQL.insertFolder(db, owner: owner, name: target, specialUse: nil)
                 let uids = try Int64.fetchAll(db, sql: "SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid",
                                               arguments: [folder.id])
@@ -244,9 +246,23 @@ extension SQLiteStore {
             for rename in renames {
                 try db.execute(sql: "UPDATE folders SET name = ? WHERE id = ?", arguments: [rename.name, rename.id])
             }
+            try Self.createMissingParents(db, owner: owner, of: target)
             return []
         }
         watchers.notify(notices)
+    }
+
+    /// RFC 9051 §6.3.4/§6.3.6: CREATE and RENAME create the superior names a new name needs (`A` for `A/B/C`, then
+    /// `A/B`), so that every level of the hierarchy is a mailbox a client browsing with `%` can see and select.
+    static func createMissingParents(_ db: Database, owner: String, of name: String) throws {
+        let parts = name.split(separator: FolderName.delimiter, omittingEmptySubsequences: false)
+        guard parts.count > 1 else { return }
+        for depth in 1..<parts.count {
+            let parent = parts[0..<depth].joined(separator: String(FolderName.delimiter))
+            if try MailboxSQL.folder(db, owner: owner, name: parent) == nil {
+                _ = try MailboxSQL.insertFolder(db, owner: owner, name: parent, specialUse: nil)
+            }
+        }
     }
 
     public func setSubscribed(user: String, name: String, _ subscribed: Bool) async throws {

@@ -8,6 +8,7 @@ struct CommandParserTests {
     @Test func simpleCommands() {
         #expect(kind("a CAPABILITY\r\n") == .capability)
         #expect(kind("a noop\r\n") == .noop)
+        #expect(kind("a check\r\n") == .check)
         #expect(kind("a LOGOUT\n") == .logout)
         #expect(kind("a STARTTLS\r\n") == .starttls)
         #expect(kind("a NAMESPACE\r\n") == .namespace)

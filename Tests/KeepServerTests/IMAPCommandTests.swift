@@ -112,6 +112,33 @@ import Testing
         #expect(try await c.command("FROB").last == "t4 BAD Unknown command FROB")
     }
 
+    @Test func checkIsAcceptedInTheSelectedStateAsIMAP4rev1Clients_LikeMbsync_SendIt() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        #expect(try await c.command("CHECK").last == "t2 BAD No mailbox selected")
+        _ = try await c.command("SELECT INBOX")
+        #expect(try await c.command("CHECK").last == "t4 OK CHECK completed")
+        _ = try await c.command("ENABLE IMAP4rev2")
+        #expect(try await c.command("CHECK").last == "t6 OK CHECK completed")
+    }
+
+    @Test func createMakesTheSuperiorNamesSoThatEveryLevelIsListed() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        #expect(try await c.command("CREATE NewBox/Sub").last == "t2 OK CREATE completed")
+        let top = try await c.command("LIST \"\" %")
+        #expect(top.contains { $0.hasPrefix("* LIST (\\HasChildren) \"/\" NewBox") }, "\(top)")
+        #expect(try await c.command("SELECT NewBox").last?.hasPrefix("t4 OK") == true)
+        _ = try await c.command("CREATE Other")
+        #expect(try await c.command("RENAME Other Deep/Er/Other").last == "t6 OK RENAME completed")
+        let all = try await c.command("LIST \"\" *")
+        for name in ["Deep", "Deep/Er", "Deep/Er/Other"] {
+            #expect(all.contains { $0.hasSuffix("\"/\" \(name)") }, "\(name) in \(all)")
+        }
+    }
+
     @Test func mailboxesSurviveARestart() async throws {
         let s = try await TestServer.start()
         let dir = s.directory

@@ -10,7 +10,8 @@ import Testing
             _ = try await store.createFolder(user: "alice", name: "a/b/c", specialUse: nil)
             _ = try await store.createFolder(user: "alice", name: "Trailing/", specialUse: nil)
             let names = try await store.listFolders(user: "alice").map(\.name)
-            #expect(names == ["INBOX", "Sent", "Trailing", "a/b/c"])
+            // RFC 9051 §6.3.4: the superior names `a` and `a/b` are created too.
+            #expect(names == ["INBOX", "Sent", "Trailing", "a", "a/b", "a/b/c"])
             try await store.setSubscribed(user: "alice", name: "Sent", false)
             #expect(try await store.listFolders(user: "alice").first { $0.name == "Sent" }?.subscribed == false)
             #expect(await storeError { _ = try await store.createFolder(user: "alice", name: "Sent", specialUse: nil) }
@@ -59,7 +60,8 @@ import Testing
                                        internalDate: nil, principal: .system)
             try await store.renameFolder(user: "alice", from: "a", to: "x/y")
             let folders = try await store.listFolders(user: "alice")
-            #expect(folders.map(\.name) == ["INBOX", "ab", "x/y", "x/y/b", "x/y/b/c"])
+            // `x`, the superior name the new one needs, is created (RFC 9051 §6.3.6).
+            #expect(folders.map(\.name) == ["INBOX", "ab", "x", "x/y", "x/y/b", "x/y/b/c"])
             let renamed = try #require(folders.first { $0.name == "x/y" })
             #expect(renamed.id == a.id && renamed.uidValidity == a.uidValidity)
             #expect(try await store.folderStatus(user: "alice", name: "x/y").messages == 1)

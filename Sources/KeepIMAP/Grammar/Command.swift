@@ -332,6 +332,8 @@ public enum CommandKind: Sendable, Equatable {
     case setQuota(String, [(String, UInt64)])
     case compress(String)
     // Selected
+    /// RFC 3501 §6.4.1 (IMAP4rev1 only; RFC 9051 dropped it): a checkpoint, answered like NOOP.
+    case check
     case close, unselect, expunge
     case uidExpunge(SequenceSet)
     case search(SearchRequest, uid: Bool)
@@ -345,6 +347,7 @@ public enum CommandKind: Sendable, Equatable {
         switch self {
         case .capability: return "CAPABILITY"
         case .noop: return "NOOP"
+        case .check: return "CHECK"
         case .logout: return "LOGOUT"
         case .id: return "ID"
         case .starttls: return "STARTTLS"
@@ -399,7 +402,7 @@ public enum CommandKind: Sendable, Equatable {
     /// A hashable mirror used for equality of the cases whose payloads are all Hashable.
     private static func comparable(_ k: CommandKind) -> AnyHashable? {
         switch k {
-        case .capability, .noop, .logout, .starttls, .namespace, .idle, .close, .unselect, .expunge:
+        case .capability, .noop, .check, .logout, .starttls, .namespace, .idle, .close, .unselect, .expunge:
             return AnyHashable(k.name)
         case .id, .setQuota: return nil
         case .authenticate(let m, let r): return AnyHashable([AnyHashable(k.name), AnyHashable(m), AnyHashable(r)])

@@ -39,6 +39,7 @@ public struct CommandParser: Sendable {
         switch name {
         case "CAPABILITY": return .capability
         case "NOOP": return .noop
+        case "CHECK": return .check
         case "LOGOUT": return .logout
         case "STARTTLS": return .starttls
         case "ID": return try id(&p)
