@@ -5,9 +5,10 @@
 # BENCHMARKS.md. Starts and stops only its own processes, by pid; binds only 127.0.0.1.
 #
 # Environment: PAIRS (default 3), MIX_SECONDS (20), IDLE_COUNTS (1000,10000), DOVECOT_IDLE_COUNTS (1000), IDLE_PAIRS (1), BIGBOX_MESSAGES (100000),
-# BIGBOX_PAIRS (1), KEEP_BIN/KEEP_BENCH_BIN (skip the build), KEEP_COMPARE_DIR (reuse a work folder: mailboxes
+# BIGBOX_PAIRS (1), HOSTILE_PAIRS (1), KEEP_BIN/KEEP_BENCH_BIN (skip the build), KEEP_COMPARE_DIR (reuse a work folder: mailboxes
 # stay filled), KEEP_RESULTS=1 (with KEEP_COMPARE_DIR: add to the figures collected before),
-# SCENARIOS (default "mix ping lmtp flood idle bigbox").
+# SCENARIOS (default "mix ping lmtp flood idle bigbox hostile"), KEEP_COMMIT (the commit KEEP_BIN was built from, for the
+# results header; default HEAD).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/lib.sh"
@@ -21,7 +22,8 @@ IDLE_PAIRS=${IDLE_PAIRS:-1}
 DOVECOT_IDLE_COUNTS=${DOVECOT_IDLE_COUNTS:-1000}
 BIGBOX_MESSAGES=${BIGBOX_MESSAGES:-100000}
 BIGBOX_PAIRS=${BIGBOX_PAIRS:-1}
-SCENARIOS=${SCENARIOS:-mix ping lmtp flood idle bigbox}
+HOSTILE_PAIRS=${HOSTILE_PAIRS:-1}
+SCENARIOS=${SCENARIOS:-mix ping lmtp flood idle bigbox hostile}
 USERS=50
 
 if ! command -v dovecot >/dev/null || [[ ! -x /usr/lib/dovecot/imap || ! -x /usr/lib/dovecot/lmtp ]]; then
@@ -190,10 +192,17 @@ for ((pair = 1; pair <= BIGBOX_PAIRS; pair++)); do
         has bigbox && bench "$server" "$pair" bigbox bigbox --messages "$BIGBOX_MESSAGES"
     done
 done
+# hostile: each attack class of issue 8 at the advisories' sizes (partial lines on 1,000 connections, 2,000 held
+# connections: Dovecot's login processes may take ~1 GB here) while a legit client reads and logs in.
+for ((pair = 1; pair <= HOSTILE_PAIRS; pair++)); do
+    for server in keep dovecot; do
+        has hostile && bench "$server" "$pair" hostile hostile
+    done
+done
 
 # --- Summary: medians per figure and Keep/Dovecot; BENCHMARKS.md results section.
 MACHINE="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -g | awk '/Mem:/ { print $2 " GiB RAM" }'); $(uname -srvmo)"
 python3 "$ROOT/bench/summarize.py" "$W/results/all.tsv" "$ROOT/BENCHMARKS.md" \
-    --machine "$MACHINE" --dovecot "$(dovecot --version)" --keep-commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+    --machine "$MACHINE" --dovecot "$(dovecot --version)" --keep-commit "${KEEP_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')}" \
     --pairs "$PAIRS" --mix-seconds "$MIX_SECONDS" --idle-counts "$IDLE_COUNTS" --bigbox-messages "$BIGBOX_MESSAGES"
 echo "results: $W/results (raw runs), BENCHMARKS.md updated"

@@ -44,6 +44,7 @@ run flood flood "${COMMON[@]}"
 run lmtp lmtp "${COMMON[@]}" --sessions 4
 run idle idle "${COMMON[@]}" --users 10
 run bigbox bigbox "${COMMON[@]}"
+run hostile hostile "${COMMON[@]}"
 
 "$KEEP_BENCH_BIN" floor-server --port 0 --lifetime 120 2> "$WORK/floor.log" &
 FLOOR_PID=$!

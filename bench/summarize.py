@@ -10,7 +10,7 @@ import datetime
 import re
 import statistics
 
-LOWER_IS_BETTER = {"ms", "MiB", "KiB", "count", "fraction", "x"}
+LOWER_IS_BETTER = {"ms", "MiB", "KiB", "count", "fraction", "x", "s"}
 
 # (label, key, server, comparison, threshold, kind) — kind: "ratio" compares Keep/Dovecot, "abs" Keep's own value.
 TARGETS = [
@@ -25,6 +25,12 @@ TARGETS = [
     ("50 flooders: new greeting+LOGIN < 50 ms (max)", "flood.k50.login_max_ms", "abs", "<", 50),
     ("50 flooders: server memory growth < 20 MB", "flood.k50.rss_growth_mb", "abs", "<", 20),
 ]
+# Issue 8: every hostile case, a concurrent legit client's p99 (reads and greeting+LOGIN, the worse) under 1 s and the
+# server's memory growth under 64 MB; no acknowledged message lost.
+HOSTILE_CASES = ["partial-line", "many-literals", "address-headers", "huge-header", "rfc2231-bomb", "bad-sasl", "unauth-hold"]
+TARGETS += [(f"hostile {c}: legit p99 < 1 s", f"hostile.{c}.legit_p99_ms", "abs", "<", 1000) for c in HOSTILE_CASES]
+TARGETS += [(f"hostile {c}: memory growth < 64 MB", f"hostile.{c}.mem_growth_mb", "abs", "<", 64) for c in HOSTILE_CASES]
+TARGETS += [("hostile: acknowledged messages lost = 0", "hostile.lost_messages", "abs", "<=", 0)]
 
 
 def fmt(v):

@@ -273,3 +273,40 @@ func emitLine(_ line: String) {
         }
     }
 }
+
+extension ServerMemory {
+    /// The server's processes, selected as `usage()` selects them: the given pids and all their descendants, or every
+    /// process with the given name.
+    func selectedPIDs() -> Set<Int32> {
+        let all = Self.processes()
+        var selected = Set<Int32>()
+        if !pids.isEmpty {
+            var frontier = pids.filter { all[$0] != nil }
+            while let pid = frontier.popLast() {
+                guard selected.insert(pid).inserted else { continue }
+                frontier += all.filter { $0.value.ppid == pid }.map(\.key)
+            }
+        } else if let processName {
+            selected = Set(all.filter { $0.value.comm == processName }.map(\.key))
+        }
+        return selected
+    }
+
+    /// CPU seconds (user + system) the server's processes have used, including their exited children that they have
+    /// waited for (cutime + cstime), so that a process-per-connection server's finished processes still count; nil when
+    /// no server process is known or found.
+    func cpuSeconds() -> Double? {
+        let selected = selectedPIDs()
+        guard !selected.isEmpty else { return nil }
+        let ticksPerSecond = Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
+        var ticks = 0
+        for pid in selected {
+            // pid (comm) state ppid ... field 14 utime, 15 stime, 16 cutime, 17 cstime (1-based, comm counted as 2).
+            guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { continue }
+            let rest = stat[stat.index(after: close)...].split(separator: " ")
+            guard rest.count > 14 else { continue }
+            for field in 11...14 { ticks += Int(rest[field]) ?? 0 }
+        }
+        return Double(ticks) / ticksPerSecond
+    }
+}

@@ -8,7 +8,7 @@ struct KeepBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keep-bench",
         abstract: "Benchmarks for IMAP/LMTP servers (Keep, Dovecot).",
-        subcommands: [Mix.self, Ping.self, Flood.self, Idle.self, LMTP.self, BigBox.self, FloorServer.self])
+        subcommands: [Mix.self, Ping.self, Flood.self, Idle.self, LMTP.self, BigBox.self, Hostile.self, FloorServer.self])
 }
 
 /// What `AsyncParsableCommand.main()` does (top-level code would otherwise pick the synchronous overloads).
