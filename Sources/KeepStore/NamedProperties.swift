@@ -363,8 +363,9 @@ struct QuotaTables {
             unauthenticatedNamedProps: try count("SELECT count(*) FROM named_props WHERE creator_kind = 'unauthenticated'"),
             unauthenticatedNamedPropsQuota: quotas.unauthenticatedNamedProps,
             namedPropsTotal: try count("SELECT count(*) FROM named_props"),
-            replids: try count("SELECT count(*) FROM replids WHERE creator_kind <> 'system'"),
+            replids: try count("SELECT count(*) FROM replids INDEXED BY replids_creator")
+                - count("SELECT count(*) FROM replids WHERE creator_kind = 'system'"),
             replidsQuota: quotas.replids,
-            replidsTotal: try count("SELECT count(*) FROM replids"))
+            replidsTotal: try count("SELECT count(*) FROM replids INDEXED BY replids_creator"))
     }
 }

@@ -88,9 +88,18 @@ extension SQLiteStore {
         }
     }
 
+    /// Whether a new keyword could be created now (below the users' quota, and the table not full). Asked on every
+    /// SELECT, so it counts only the users' entries, and the whole table only when its last id is in use.
     public func canCreateKeywords(user: String) async throws -> Bool {
         let resolved = try await resolve(user: user)
-        let stats = try await databaseStats(name: resolved.info.database)
-        return stats.namedProps < stats.namedPropsQuota
+        let quota = resolved.mdb.quotas.namedProps
+        return try await resolved.mdb.pool.read { db in
+            let users = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props WHERE creator_kind = 'user'") ?? 0
+            guard users < quota else { return false }
+            let top = try Int.fetchOne(db, sql: "SELECT max(propid) FROM named_props") ?? 0
+            guard top >= QuotaTables.lastPropID else { return true }
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props") ?? 0
+            return total < QuotaTables.lastPropID - QuotaTables.firstPropID + 1
+        }
     }
 }

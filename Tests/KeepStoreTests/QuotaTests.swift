@@ -153,6 +153,9 @@ import Testing
                 _ = try await store.namedPropertyID(database: "mailbox1", guid: Self.guid, name: "over", create: true,
                                                     principal: .unauthenticated("spam@x"))
             } == .namedPropertyQuotaReached(database: "mailbox1", quota: capacity))
+            // Users are far below their quota, but a full table takes no new keyword: SELECT drops `\*`.
+            _ = try await store.addUser("alice", password: "pw", database: nil)
+            #expect(try await store.canCreateKeywords(user: "alice") == false)
         }
     }
 
