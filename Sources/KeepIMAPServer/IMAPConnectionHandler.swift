@@ -69,7 +69,13 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         }
         let channel = context.channel
         let (admission, id, evicted) = ctx.registry.admit(ip: ip, evict: { [weak channel] in
-            channel?.close(promise: nil)
+            // The oldest connection that has not logged in makes room: it is told why, then closed.
+            guard let channel else { return }
+            var e = ResponseEncoder()
+            e.untagged(.condition(.bye, .unavailable, "Too many connections waiting to log in; closing the oldest"))
+            channel.writeAndFlush(channel.allocator.buffer(bytes: e.bytes)).whenComplete { _ in
+                channel.close(promise: nil)
+            }
         })
         if evicted {
             session.report(.unauthenticatedConnectionEvicted, limit: "imap.max_unauthenticated_connections",
@@ -405,7 +411,8 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             maxLineLength: l.imapMaxLineLength,
             maxLiteralSize: authenticated ? l.imapAppendLimit : l.imapMaxLiteralSizeUnauthenticated,
             maxLiteralsPerCommand: l.imapMaxLiteralsPerCommand,
-            maxCommandSize: authenticated ? l.imapAppendLimit + l.imapMaxLineLength * 4 : l.imapMaxCommandSizeUnauthenticated)
+            maxCommandSize: authenticated ? l.imapAppendLimit + l.imapMaxLineLength * 4 : l.imapMaxCommandSizeUnauthenticated,
+            maxNestingDepth: l.imapMaxNestingDepth)
         parser.limits = GrammarLimits(maxDepth: l.imapMaxNestingDepth, maxSequenceRanges: l.imapMaxSequenceRanges,
                                       maxArguments: l.imapMaxArguments)
     }

@@ -208,6 +208,7 @@ final class IMAPSession: @unchecked Sendable {
         case .tooManyLiterals: report(.tooManyLiterals, limit: "imap.max_literals_per_command")
         case .commandTooLarge: report(.commandTooLarge, limit: user == nil ? "imap.max_command_size_unauthenticated" : "imap.append_limit")
         case .invalidLiteralSize: break
+        case .nestingTooDeep: report(.parserBound, limit: "imap.max_nesting_depth", detail: "while the line arrived")
         }
         if error.framingLost {
             encoder.untagged(.condition(.bye, .limit, error.description))

@@ -31,6 +31,7 @@ public final class KeepServer: Service, @unchecked Sendable {
     private var channels: [any Channel] = []
     private var admin: AdminEndpoint?
     private var liveConnections: [LiveConnections] = []
+    private var trimmer: MemoryTrimmer?
     let storeOptions: StoreOptions
 
     /// `storeOptions` lets tests lower password hashing cost; a server uses the defaults plus the config's quotas.
@@ -76,6 +77,7 @@ public final class KeepServer: Service, @unchecked Sendable {
         let lmtpContext = LMTPServerContext(store: store, limits: config.limits, reporter: reporter, logger: logger,
                                             hostname: config.hostname, localDomains: config.localDomains)
         liveConnections = [imapContext.live, lmtpContext.live]
+        trimmer = MemoryTrimmer()
         let highWater = config.limits.imapMaxOutputBuffer
         if let a = config.imapAddress {
             addresses.imap = try await bind("imap", a, highWater: highWater) { channel in
@@ -137,6 +139,8 @@ public final class KeepServer: Service, @unchecked Sendable {
             }
         }
         liveConnections.removeAll()
+        trimmer?.stop()
+        trimmer = nil
         await admin?.close()
         admin = nil
         reporter?.flush()

@@ -239,17 +239,54 @@ struct CommandFramerTests {
         #expect(framer.bufferedBytes == 0)
     }
 
-    @Test func nestingBombWithoutLineFeedHoldsNoMoreThanTheLineLimit() {
-        let limits = FramingLimits(maxLineLength: 1024)
+    @Test func nestingBombWithoutLineFeedIsAnsweredAtTheDepthLimitAndKeepsNothing() {
+        let limits = FramingLimits(maxLineLength: 1024, maxNestingDepth: 32)
         var framer = CommandFramer(limits: limits)
         framer.append(bytes("a NOOP "))
+        var events: [FramingEvent] = []
         for _ in 0..<4000 {
             framer.append([UInt8(ascii: "(")])
-            #expect(framer.next() == nil)
+            while let e = framer.next() { events.append(e) }
+            #expect(framer.bufferedBytes <= 64)
         }
-        #expect(framer.bufferedBytes <= limits.maxLineLength)
-        framer.append(bytes("\r\n"))
-        #expect(framer.next() == .error(.lineTooLong(tag: "a", limit: 1024)))
+        #expect(events == [.error(.nestingTooDeep(tag: "a", limit: 32))])
+        // The line's end is skipped silently; the next command frames normally.
+        framer.append(bytes("))\r\nb NOOP\r\n"))
+        #expect(framer.next() == .command(bytes("b NOOP\r\n")))
+    }
+
+    @Test func theNestingBoundGivesTheSameAnswerInEveryChunkingBesideTheLineAndCommandBounds() {
+        let deep = "a SEARCH ((((\"((\" ALL))))\r\nb NOOP\r\nc X ((((((((((((\r\nd NOOP\r\n"
+        for limits in [FramingLimits(maxNestingDepth: 3), FramingLimits(maxLineLength: 14, maxNestingDepth: 3),
+                       FramingLimits(maxLineLength: 1024, maxCommandSize: 12, maxNestingDepth: 3),
+                       FramingLimits(maxLineLength: 1024, maxCommandSize: 13, maxNestingDepth: 3)] {
+            verifyEveryChunking(bytes(deep), limits: limits)
+        }
+        #expect(verifyEveryChunking(bytes(deep), limits: FramingLimits(maxNestingDepth: 3)) == [
+            .error(.nestingTooDeep(tag: "a", limit: 3)), .command(bytes("b NOOP\r\n")),
+            .error(.nestingTooDeep(tag: "c", limit: 3)), .command(bytes("d NOOP\r\n")),
+        ])
+    }
+
+    @Test func parenthesesInQuotedStringsAndLiteralsDoNotCount() {
+        var framer = CommandFramer(limits: FramingLimits(maxLiteralSize: 1024, maxNestingDepth: 2))
+        let quoted = "a SEARCH SUBJECT \"(((\\\"(((\" (ALL (ALL))\r\n"
+        framer.append(bytes(quoted))
+        #expect(framer.next() == .command(bytes(quoted)))
+        let literal = "b SEARCH SUBJECT {6+}\r\n((((((( (ALL)\r\n"
+        framer.append(bytes(literal))
+        #expect(framer.next() == .command(bytes(literal)))
+        framer.append(bytes("c SEARCH (((ALL)))\r\n"))
+        #expect(framer.next() == .error(.nestingTooDeep(tag: "c", limit: 2)))
+        framer.append(bytes("d NOOP\r\n"))
+        #expect(framer.next() == .command(bytes("d NOOP\r\n")))
+    }
+
+    @Test func aTooDeepLineEndingInANonSynchronisingLiteralLosesFraming() {
+        var framer = CommandFramer(limits: FramingLimits(maxNestingDepth: 2))
+        framer.append(bytes("a APPEND x (((\\Seen))) {5+}\r\nhello\r\n"))
+        #expect(framer.next() == .error(.nestingTooDeep(tag: "a", limit: 2)))
+        #expect(framer.next() == .error(.literalTooLarge(tag: "a", size: 5, limit: 8 * 1024, synchronising: false)))
     }
 
     @Test func inputStorageDoesNotGrowWithTrafficOverTime() {

@@ -210,6 +210,7 @@ import Testing
         let oldest = try await s.imap()
         let middle = try await s.imap()
         let newcomer = try await s.imap()
+        #expect(try await oldest.readLine().hasPrefix("* BYE [UNAVAILABLE] Too many connections waiting to log in"))
         #expect(await oldest.waitForEnd(timeout: 2) == .closed)
         #expect(s.server.reporter.count(.unauthenticatedConnectionEvicted) == 1)
         #expect(try await newcomer.command("NOOP").last == "t1 OK NOOP completed")

@@ -10,13 +10,17 @@ public struct FramingLimits: Sendable, Hashable {
     public var maxLiteralsPerCommand: Int
     /// Most bytes one command may hold in total (lines and literals).
     public var maxCommandSize: Int
+    /// Deepest parenthesis nesting; checked as the bytes arrive, so a line of 4,000 `(` is answered at the 33rd
+    /// and its bytes are not kept (the grammar checks the same bound again on whole commands).
+    public var maxNestingDepth: Int
 
     public init(maxLineLength: Int = 64 * 1024, maxLiteralSize: Int = 8 * 1024, maxLiteralsPerCommand: Int = 16,
-                maxCommandSize: Int = 64 * 1024 + 8 * 1024) {
+                maxCommandSize: Int = 64 * 1024 + 8 * 1024, maxNestingDepth: Int = 32) {
         self.maxLineLength = maxLineLength
         self.maxLiteralSize = maxLiteralSize
         self.maxLiteralsPerCommand = maxLiteralsPerCommand
         self.maxCommandSize = maxCommandSize
+        self.maxNestingDepth = maxNestingDepth
     }
 }
 
@@ -44,11 +48,14 @@ public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
     case commandTooLarge(tag: String?, limit: Int)
     /// A literal size that is not a number or does not fit.
     case invalidLiteralSize(tag: String?)
+    /// Parentheses nested deeper than `maxNestingDepth`, found while the line arrives: answered at once, and the
+    /// rest of the line is skipped to the next LF.
+    case nestingTooDeep(tag: String?, limit: Int)
 
     public var tag: String? {
         switch self {
         case .lineTooLong(let t, _), .literalTooLarge(let t, _, _, _), .tooManyLiterals(let t, _),
-             .commandTooLarge(let t, _), .invalidLiteralSize(let t):
+             .commandTooLarge(let t, _), .invalidLiteralSize(let t), .nestingTooDeep(let t, _):
             return t
         }
     }
@@ -56,7 +63,7 @@ public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True when the byte stream can no longer be cut into commands and the connection must close.
     public var framingLost: Bool {
         switch self {
-        case .lineTooLong: return false
+        case .lineTooLong, .nestingTooDeep: return false
         case .literalTooLarge(_, _, _, let sync): return !sync
         case .tooManyLiterals(_, _), .commandTooLarge, .invalidLiteralSize:
             // The refused command may still have literal bytes in flight; we cannot tell them from commands.
@@ -72,6 +79,7 @@ public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyLiterals: return "max_literals_per_command"
         case .commandTooLarge: return "max_command_size"
         case .invalidLiteralSize: return "literal_syntax"
+        case .nestingTooDeep: return "max_nesting_depth"
         }
     }
 
@@ -82,6 +90,7 @@ public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyLiterals(_, let limit): return "Too many literals in one command (limit \(limit))"
         case .commandTooLarge(_, let limit): return "Command too large (limit \(limit) bytes)"
         case .invalidLiteralSize: return "Invalid literal size"
+        case .nestingTooDeep(_, let limit): return "Too deeply nested (limit \(limit) levels)"
         }
     }
 }
@@ -97,8 +106,39 @@ public struct CommandFramer: Sendable {
         case line
         /// Reading literal bytes; `remaining` still to come.
         case literal(remaining: Int)
-        /// Discarding an over-long line until LF; `tail` keeps its last bytes to spot a trailing `{n+}`.
-        case skipping(tag: String?, tail: [UInt8])
+        /// Discarding a line until LF; `tail` keeps its last bytes to spot a trailing `{n+}`. `answered`: the error
+        /// was reported already (nesting), so the LF ends the skip silently; else it reports the over-long line.
+        case skipping(tag: String?, tail: [UInt8], answered: Bool)
+    }
+
+    /// Where the scan of the command so far stands, for the nesting bound: parenthesis depth outside quoted
+    /// strings, and whether it is inside a quoted string (just after a backslash).
+    private struct Nesting: Sendable {
+        var depth = 0
+        var inQuote = false
+        var escaped = false
+
+        /// Scans `bytes`; returns the offset of the byte that took the depth past `limit`, if one did.
+        mutating func scan(_ bytes: ByteBufferView, limit: Int) -> Int? {
+            var offset = 0
+            for b in bytes {
+                if inQuote {
+                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inQuote = false }
+                } else {
+                    switch b {
+                    case UInt8(ascii: "\""): inQuote = true
+                    case UInt8(ascii: "("):
+                        depth += 1
+                        if depth > limit { return offset }
+                    case UInt8(ascii: ")"): depth = max(0, depth - 1)
+                    case UInt8(ascii: "\n"): inQuote = false  // a line end closes nothing, but never leaves a quote open
+                    default: break
+                    }
+                }
+                offset += 1
+            }
+            return nil
+        }
     }
 
     private var state: State = .line
@@ -106,6 +146,7 @@ public struct CommandFramer: Sendable {
     private var command: [UInt8] = []
     private var lineStart = 0
     private var literalCount = 0
+    private var nesting = Nesting()
     /// Bytes received but not yet consumed.
     private var input: ByteBuffer
 
@@ -161,7 +202,7 @@ public struct CommandFramer: Sendable {
                 } else {
                     state = .literal(remaining: remaining - n)
                 }
-            case .skipping(let tag, var tail):
+            case .skipping(let tag, var tail, let answered):
                 let view = input.readableBytesView
                 if let lf = view.firstIndex(of: UInt8(ascii: "\n")) {
                     let upTo = lf - view.startIndex
@@ -173,12 +214,13 @@ public struct CommandFramer: Sendable {
                         return .error(.literalTooLarge(tag: tag, size: lit.size ?? Int.max, limit: limits.maxLiteralSize,
                                                        synchronising: false))
                     }
+                    if answered { continue }
                     return .error(.lineTooLong(tag: tag, limit: limits.maxLineLength))
                 } else {
                     let all = input.readBytes(length: input.readableBytes)!
                     tail.append(contentsOf: all.suffix(24))
                     if tail.count > 48 { tail.removeFirst(tail.count - 24) }
-                    state = .skipping(tag: tag, tail: tail)
+                    state = .skipping(tag: tag, tail: tail, answered: answered)
                 }
             case .line:
                 if let event = scanLine() { return event }
@@ -193,6 +235,20 @@ public struct CommandFramer: Sendable {
         let lfIndex = view.firstIndex(of: UInt8(ascii: "\n"))
         let available = lfIndex.map { $0 - view.startIndex + 1 } ?? view.count
         let lineSoFar = command.count - lineStart
+        // The nesting bound is checked on the bytes taken one at a time before the line or command bound would
+        // trip, in the order a byte-by-byte arrival meets them, so every chunking gives the same answer.
+        let scannable = max(0, min(available, limits.maxLineLength - lineSoFar, limits.maxCommandSize - command.count + 1))
+        if let past = nesting.scan(view.prefix(scannable), limit: limits.maxNestingDepth) {
+            // Answer now; the rest of the line (if any has come) is skipped without being kept.
+            var head = Array(command.prefix(80))
+            if head.count < 80 { head.append(contentsOf: view.prefix(min(past + 1, 80 - head.count))) }
+            let tag = Self.tag(of: head[...])
+            let taken = input.readBytes(length: past + 1)!
+            let tail = Array((command.suffix(24) + taken).suffix(24))
+            resetCommand()
+            state = .skipping(tag: tag, tail: tail, answered: true)
+            return .error(.nestingTooDeep(tag: tag, limit: limits.maxNestingDepth))
+        }
         if lineSoFar + available > limits.maxLineLength {
             // Over the line limit: skip the rest of this line.
             // The tag may straddle what is held and what just arrived (`a` | `b1 NOOP …`): read it across both.
@@ -203,7 +259,7 @@ public struct CommandFramer: Sendable {
             var tail = Array(command.suffix(24))
             if take > 0 { tail.append(contentsOf: input.readBytes(length: take)!.suffix(24)) }
             command.removeAll(keepingCapacity: false)
-            state = .skipping(tag: tag, tail: tail)
+            state = .skipping(tag: tag, tail: tail, answered: false)
             return nil
         }
         let bytes = input.readBytes(length: available)!
@@ -252,6 +308,7 @@ public struct CommandFramer: Sendable {
         command.removeAll(keepingCapacity: command.count <= 4096)
         lineStart = 0
         literalCount = 0
+        nesting = Nesting()
         state = .line
     }
 
