@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "keep-store-bench", targets: ["keep-store-bench"]),
         .library(name: "KeepIMAP", targets: ["KeepIMAP"]),
         .library(name: "KeepMIME", targets: ["KeepMIME"]),
+        .library(name: "KeepLMTP", targets: ["KeepLMTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -40,6 +41,7 @@ let package = Package(
             swiftSettings: keepSettings
         ),
         .target(name: "KeepMIME", swiftSettings: keepSettings),
+        .target(name: "KeepLMTP", swiftSettings: keepSettings),
         // Policy: limits, accounting, event folding.
         .target(
             name: "KeepGuard",
@@ -76,7 +78,7 @@ let package = Package(
         .target(
             name: "KeepLMTPServer",
             dependencies: [
-                "KeepStore", "KeepGuard",
+                "KeepLMTP", "KeepStore", "KeepGuard",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,6 +114,8 @@ let package = Package(
         // libFuzzer targets (built with -sanitize=fuzzer and -DKEEP_FUZZ; a normal build replays files): see Fuzz/README.md.
         .executableTarget(name: "KeepIMAPFuzz", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
         .executableTarget(name: "KeepMIMEFuzz", dependencies: ["KeepMIME"], swiftSettings: keepSettings),
+        .executableTarget(name: "KeepSASLFuzz", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
+        .executableTarget(name: "KeepLMTPFuzz", dependencies: ["KeepLMTP"], swiftSettings: keepSettings),
         // Parser throughput (release mode): `swift run -c release keep-parse-bench`.
         .executableTarget(name: "keep-parse-bench", dependencies: ["KeepIMAP", "KeepMIME"], swiftSettings: keepSettings),
         // The load generator: drives Keep or any IMAP/LMTP server (e.g. Dovecot) the same way.
@@ -134,6 +138,7 @@ let package = Package(
         ),
         .testTarget(name: "KeepIMAPTests", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
         .testTarget(name: "KeepMIMETests", dependencies: ["KeepMIME"], swiftSettings: keepSettings),
+        .testTarget(name: "KeepLMTPTests", dependencies: ["KeepLMTP"], swiftSettings: keepSettings),
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore"], swiftSettings: keepSettings),
         .testTarget(
             name: "KeepServerTests",

@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets with libFuzzer + AddressSanitizer and runs each for $1 seconds (default 60).
+# Builds the fuzz targets with libFuzzer + AddressSanitizer and runs each for $1 seconds (default 60); further
+# arguments name the targets to run (default: all four).
 # Fails on any crash, leak or timeout, and when the build came out uninstrumented.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-for target in KeepIMAPFuzz KeepMIMEFuzz; do
-  swift build -c release --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DKEEP_FUZZ --product "$target" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] ' || true
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(KeepIMAPFuzz KeepMIMEFuzz KeepSASLFuzz KeepLMTPFuzz)
+for target in "${targets[@]}"; do
   bin=.build-fuzz/release/$target
-  [ -x "$bin" ] || { echo "fuzz build of $target failed"; exit 1; }
-  case $target in KeepIMAPFuzz) corpus=Fuzz/corpus/imap;; *) corpus=Fuzz/corpus/mime;; esac
+  rm -f "$bin"  # a failed build must not leave an old binary to be fuzzed
+  set +e
+  swift build -c release --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DKEEP_FUZZ --product "$target" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] '
+  build_status=${PIPESTATUS[0]}
+  set -e
+  [ "$build_status" -eq 0 ] && [ -x "$bin" ] || { echo "fuzz build of $target failed (exit $build_status)"; exit 1; }
+  case $target in
+    KeepIMAPFuzz) corpus=Fuzz/corpus/imap;;
+    KeepMIMEFuzz) corpus=Fuzz/corpus/mime;;
+    KeepSASLFuzz) corpus=Fuzz/corpus/sasl;;
+    KeepLMTPFuzz) corpus=Fuzz/corpus/lmtp;;
+    *) echo "unknown fuzz target $target"; exit 1;;
+  esac
   work=$(mktemp -d)
   cp "$corpus"/* "$work"/
   log=$(mktemp)

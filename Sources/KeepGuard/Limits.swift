@@ -47,6 +47,7 @@ public struct Limits: Sendable, Hashable {
     public var lmtpMaxNewNamedPropsPerMessage = 64
     // Server
     public var shutdownTimeout = 10
+    public var memoryTrimThresholdMB = 32
 
     public init() {}
 
@@ -138,6 +139,8 @@ public struct Limits: Sendable, Hashable {
                 doc: "New header names one delivered message may promote to named properties."),
         Setting(key: "server.shutdown_timeout", keyPath: \.shutdownTimeout, range: 0...600, unit: "seconds",
                 doc: "On SIGTERM/SIGINT, how long commands and deliveries already running may take to finish and be answered before connections are closed."),
+        Setting(key: "server.memory_trim_threshold_mb", keyPath: \.memoryTrimThresholdMB, range: 0...65_536, unit: "MiB",
+                doc: "When the server's resident memory has grown this much since the last check, memory freed after a burst is given back to the system (glibc malloc_trim, at most every 5 s); 0 never does."),
     ]
 
     /// Applies `[imap]`, `[lmtp]` (and the limits in `[server]`) of a config document. Unknown keys and out-of-range values are refused with a

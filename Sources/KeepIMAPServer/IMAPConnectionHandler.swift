@@ -327,9 +327,14 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         executing = false
         lineSink?.finish()
         lineSink = nil
+        // The completion is written and the command counted as answered in one step on the loop.
+        let bytes = session.takeOutput()
         pending -= 1
         lastActivity = .now()
         guard !closing else { return }
+        if !bytes.isEmpty {
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        }
         if shuttingDown {
             sayGoodbye(context)
             return

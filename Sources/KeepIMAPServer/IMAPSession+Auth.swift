@@ -23,7 +23,7 @@ extension IMAPSession {
             encoder.tagged(tag, .no, .privacyRequired, "Use STARTTLS or the implicit-TLS port before logging in")
             return .proceed
         }
-        var response: [UInt8]
+        let response: [UInt8]
         if let initial {
             response = initial
         } else {
@@ -33,28 +33,23 @@ extension IMAPSession {
             guard let line = await iterator?.next() else { return .close }
             response = Array(line.prefix { $0 != 13 && $0 != 10 })
         }
-        if response == [UInt8(ascii: "*")] {
-            encoder.tagged(tag, .bad, nil, "Authentication cancelled")
+        let plain: SASLPlain
+        do {
+            plain = try SASLPlain.decode(response, maxLength: ctx.limits.imapMaxLineLength)
+        } catch {
+            switch error {
+            case .cancelled: encoder.tagged(tag, .bad, nil, "Authentication cancelled")
+            case .tooLong(let limit): encoder.tagged(tag, .bad, nil, "Authentication response too long (limit \(limit) bytes)")
+            case .invalidBase64: encoder.tagged(tag, .bad, nil, "Invalid base64 in authentication response")
+            case .malformedPlain: encoder.tagged(tag, .bad, nil, "PLAIN response must be authzid NUL authcid NUL password")
+            }
             return .proceed
         }
-        if response == [UInt8(ascii: "=")] { response = [] }
-        guard let decoded = Base64.decode(response) else {
-            encoder.tagged(tag, .bad, nil, "Invalid base64 in authentication response")
-            return .proceed
-        }
-        let fields = decoded.split(separator: 0, maxSplits: 3, omittingEmptySubsequences: false)
-        guard fields.count == 3 else {
-            encoder.tagged(tag, .bad, nil, "PLAIN response must be authzid NUL authcid NUL password")
-            return .proceed
-        }
-        let authz = String(decoding: fields[0], as: UTF8.self)
-        let authc = String(decoding: fields[1], as: UTF8.self)
-        let password = String(decoding: fields[2], as: UTF8.self)
-        if !authz.isEmpty && authz.lowercased() != authc.lowercased() {
+        if !plain.authorizationID.isEmpty && plain.authorizationID.lowercased() != plain.authenticationID.lowercased() {
             encoder.tagged(tag, .no, .authorizationFailed, "Acting as another user is not permitted")
             return .proceed
         }
-        return try await authenticateUser(tag: tag, name: authc, password: password)
+        return try await authenticateUser(tag: tag, name: plain.authenticationID, password: plain.password)
     }
 
     /// Checks credentials; a failure is answered after the throttle's delay (a suspended task, never a held thread),

@@ -100,6 +100,9 @@ extension IMAPSession {
     private enum IdleEvent: Sendable { case line([UInt8]), changed, timeout, ended }
 
     func idle(tag: String, lines: AsyncStream<[UInt8]>?) async throws -> SessionOutcome {
+        // Watch before saying "+ idling": a change committed between the two would otherwise go unreported until
+        // the next one (a client that delivers right after the continuation would wait in vain).
+        let watched = selected.map { ctx.store.watch(folder: $0.id) }
         encoder.continuation("idling")
         try await reportChanges(allowExpunge: true)
         try await output.send(takeOutput())
@@ -112,8 +115,7 @@ extension IMAPSession {
                 sink.yield(.ended)
             })
         }
-        if let folder = selected {
-            let stream = ctx.store.watch(folder: folder.id)
+        if let stream = watched {
             tasks.append(Task {
                 for await _ in stream { sink.yield(.changed) }
             })

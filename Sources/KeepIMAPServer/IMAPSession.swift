@@ -270,23 +270,22 @@ final class IMAPSession: @unchecked Sendable {
             default:
                 encoder.tagged(tag, .bad, nil, "Command not handled")
             }
-            try await output.send(takeOutput())
+            // What is left in the encoder (at least the tagged completion) is written by the connection handler on
+            // its event loop, in the same step that counts the command as answered: a client that pipelines its
+            // next commands the moment it reads the completion is never counted one command too many.
             return outcome
         } catch let error as StoreError {
             let (code, text) = Self.describe(error)
             encoder.tagged(tag, .no, code, text)
-            try? await output.send(takeOutput())
             return .proceed
         } catch SessionError.limit(let text) {
             encoder.tagged(tag, .no, .limit, text)
-            try? await output.send(takeOutput())
             return .proceed
         } catch is CancellationError {
             return .close
         } catch {
             logger.error("command \(command.kind.name) failed: \(error)")
             encoder.tagged(tag, .no, .serverBug, "Internal error; the event is logged")
-            try? await output.send(takeOutput())
             return .proceed
         }
     }

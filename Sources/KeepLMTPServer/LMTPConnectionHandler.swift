@@ -1,5 +1,5 @@
-import Foundation
 public import KeepGuard
+import KeepLMTP
 public import KeepStore
 public import Logging
 public import NIOCore
@@ -39,22 +39,10 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private enum Item {
-        case line([UInt8])
-        case lineTooLong
-        case message([UInt8], tooLarge: Bool)
-    }
-
     private let ctx: LMTPServerContext
-    private var input: [UInt8] = []
-    private var inputStart = 0
-    private var inData = false
-    private var dataBytes: [UInt8] = []
-    private var dataTooLarge = false
-    private var skippingLongLine = false
-    /// A DATA command was framed and not yet answered: the client waits for 354 before sending the message.
-    private var awaitingDataReply = false
-    private var queue: [Item] = []
+    /// Lines, DATA and the message: the protocol's framing, without I/O.
+    private var framer: LMTPFramer
+    private var queue: [LMTPFrame] = []
     private var pending = 0
     private var executing = false
     private var closing = false
@@ -76,6 +64,8 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
 
     public init(context: LMTPServerContext) {
         self.ctx = context
+        self.framer = LMTPFramer(limits: LMTPFramingLimits(maxLineLength: context.limits.lmtpMaxLineLength,
+                                                           maxMessageSize: context.limits.lmtpMaxMessageSize))
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -133,11 +123,12 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, !shuttingDown else { return }
-        var buffer = unwrapInboundIn(data)
-        input.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
+        let buffer = unwrapInboundIn(data)
         lastActivity = .now()
-        // Bytes held unframed (a client sending its message before our 354) are bounded too.
-        if input.count > ctx.limits.lmtpMaxMessageSize + ctx.limits.lmtpMaxLineLength * 2 {
+        do {
+            try framer.append(buffer.readableBytesView)
+        } catch {
+            // Bytes held unframed (a client sending its message before our 354) are bounded too.
             report(.lmtpMessageTooLarge, limit: "lmtp.max_message_size", detail: "unframed input")
             reset(context)
             return
@@ -148,64 +139,15 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
         context.flush()
     }
 
-    /// Cuts lines (commands) and, in DATA, the message up to `CRLF.CRLF`, with dot-unstuffing and the size bound.
+    /// Takes lines (commands) and, in DATA, the message up to `CRLF.CRLF` from the framer, which enforces the line
+    /// and message bounds; it stops at a DATA command until that is answered.
     private func frame(_ context: ChannelHandlerContext) {
-        while !closing, !awaitingDataReply {
-            guard let lf = input[inputStart...].firstIndex(of: 10) else {
-                let partial = input.count - inputStart
-                if !inData && partial > ctx.limits.lmtpMaxLineLength {
-                    // Over-long command line: drop what we have and the rest of it.
-                    skippingLongLine = true
-                    input.removeAll(keepingCapacity: false)
-                    inputStart = 0
-                }
-                break
-            }
-            var line = Array(input[inputStart...lf])
-            inputStart = lf + 1
-            if skippingLongLine {
-                skippingLongLine = false
-                enqueue(context, .lineTooLong)
-                continue
-            }
-            if inData {
-                if line == [46, 13, 10] || line == [46, 10] {
-                    inData = false
-                    let message = dataBytes
-                    dataBytes = []
-                    let tooLarge = dataTooLarge
-                    dataTooLarge = false
-                    enqueue(context, .message(message, tooLarge: tooLarge))
-                    continue
-                }
-                if line.first == 46 { line.removeFirst() }
-                if line.last == 10 && (line.count < 2 || line[line.count - 2] != 13) {
-                    line.insert(13, at: line.count - 1)
-                }
-                if dataBytes.count + line.count > ctx.limits.lmtpMaxMessageSize {
-                    dataTooLarge = true
-                    dataBytes = []
-                } else if !dataTooLarge {
-                    dataBytes.append(contentsOf: line)
-                }
-                continue
-            }
-            if line.count > ctx.limits.lmtpMaxLineLength {
-                enqueue(context, .lineTooLong)
-                continue
-            }
-            let isData = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).uppercased() == "DATA"
-            enqueue(context, .line(line))
-            // Pipelining ends at DATA (RFC 2920): the message comes only after our 354.
-            if isData { awaitingDataReply = true }
-        }
-        if inputStart > 0 {
-            input.removeFirst(inputStart)
-            inputStart = 0
+        while !closing, let frame = framer.next() {
+            enqueue(context, frame)
         }
     }
 
-    private func enqueue(_ context: ChannelHandlerContext, _ item: Item) {
+    private func enqueue(_ context: ChannelHandlerContext, _ item: LMTPFrame) {
         if case .message = item {} else {
             pending += 1
             if pending > ctx.limits.lmtpMaxPendingCommands {
@@ -228,10 +170,6 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
         provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    static func verb(_ line: [UInt8]) -> String {
-        String(decoding: line.prefix { $0 != 32 && $0 != 13 && $0 != 10 && $0 != 58 }, as: UTF8.self).uppercased()
-    }
-
     // MARK: Commands
 
     private func runNext(_ context: ChannelHandlerContext) {
@@ -242,7 +180,7 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
                 pending -= 1
                 report(.lmtpLineTooLong, limit: "lmtp.max_line_length")
                 send(context, "500 5.5.2 Line too long (limit \(ctx.limits.lmtpMaxLineLength) bytes)")
-            case .line(let line):
+            case .command(let line):
                 handle(context, line)
             case .message(let bytes, let tooLarge):
                 deliver(context, bytes, tooLarge: tooLarge)
@@ -251,15 +189,14 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
     }
 
     private func handle(_ context: ChannelHandlerContext, _ raw: [UInt8]) {
-        let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: "\r\n"))
-        let verb = Self.verb(raw)
-        let arg = line.count > verb.count ? String(line.dropFirst(verb.count)).trimmingCharacters(in: .whitespaces) : ""
+        let command = LMTPCommand(line: raw)
+        let arg = command.argument
         func reply(_ s: String) {
             pending -= 1
             send(context, s)
         }
-        switch verb {
-        case "LHLO":
+        switch command.verb {
+        case .lhlo:
             guard !arg.isEmpty else { return reply("501 5.5.4 LHLO needs a domain") }
             transaction = Transaction()
             transaction.greeted = true
@@ -269,28 +206,21 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
             send(context, "250-8BITMIME")
             send(context, "250-ENHANCEDSTATUSCODES")
             send(context, "250 SIZE \(ctx.limits.lmtpMaxMessageSize)")
-        case "HELO", "EHLO":
+        case .helo, .ehlo:
             reply("500 5.5.1 This is LMTP: use LHLO")
-        case "MAIL":
+        case .mail:
             guard transaction.greeted else { return reply("503 5.5.1 Send LHLO first") }
             guard transaction.sender == nil else { return reply("503 5.5.1 Nested MAIL command") }
-            guard arg.uppercased().hasPrefix("FROM:"), let (address, params) = Self.path(arg.dropFirst(5)) else {
-                return reply("501 5.5.4 Syntax: MAIL FROM:<address>")
+            guard let path = try? LMTPPath.mailFrom(arg) else { return reply("501 5.5.4 Syntax: MAIL FROM:<address>") }
+            if let n = path.sizes.first(where: { $0 > ctx.limits.lmtpMaxMessageSize }) {
+                report(.lmtpMessageTooLarge, limit: "lmtp.max_message_size", detail: "SIZE=\(n)")
+                return reply("552 5.3.4 Message size exceeds the limit of \(ctx.limits.lmtpMaxMessageSize) bytes")
             }
-            for p in params {
-                let kv = p.split(separator: "=", maxSplits: 1)
-                if kv.first?.uppercased() == "SIZE", kv.count == 2, let n = Int(kv[1]), n > ctx.limits.lmtpMaxMessageSize {
-                    report(.lmtpMessageTooLarge, limit: "lmtp.max_message_size", detail: "SIZE=\(n)")
-                    return reply("552 5.3.4 Message size exceeds the limit of \(ctx.limits.lmtpMaxMessageSize) bytes")
-                }
-            }
-            transaction.sender = address
+            transaction.sender = path.address
             reply("250 2.1.0 Sender OK")
-        case "RCPT":
+        case .rcpt:
             guard transaction.sender != nil else { return reply("503 5.5.1 Send MAIL first") }
-            guard arg.uppercased().hasPrefix("TO:"), let (address, _) = Self.path(arg.dropFirst(3)), !address.isEmpty else {
-                return reply("501 5.5.4 Syntax: RCPT TO:<address>")
-            }
+            guard let address = try? LMTPPath.rcptTo(arg).address else { return reply("501 5.5.4 Syntax: RCPT TO:<address>") }
             guard transaction.recipients.count < ctx.limits.lmtpMaxRecipients else {
                 return reply("452 4.5.3 Too many recipients (limit \(ctx.limits.lmtpMaxRecipients))")
             }
@@ -305,26 +235,25 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
                     return .temporaryFailure("451 4.3.0 <\(address)> cannot be checked now, try again later")
                 }
             }
-        case "DATA":
-            awaitingDataReply = false
+        case .data:
+            framer.dataReplied(accepted: transaction.sender != nil && !transaction.recipients.isEmpty)
             defer { frame(context) }
             guard transaction.sender != nil else { return reply("503 5.5.1 Send MAIL first") }
             guard !transaction.recipients.isEmpty else { return reply("554 5.5.1 No valid recipients") }
-            inData = true
             reply("354 2.0.0 Start mail input; end with <CRLF>.<CRLF>")
-        case "RSET":
+        case .rset:
             transaction = Transaction(greeted: transaction.greeted)
             reply("250 2.0.0 OK")
-        case "NOOP":
+        case .noop:
             reply("250 2.0.0 OK")
-        case "VRFY":
+        case .vrfy:
             reply("252 2.5.2 Cannot VRFY; send some mail")
-        case "QUIT":
+        case .quit:
             reply("221 2.0.0 Bye")
             closing = true
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in channel.close(promise: nil) }
-        default:
+        case nil:
             reply("500 5.5.2 Unknown command")
         }
     }
@@ -337,15 +266,6 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
         return local
     }
 
-    /// `<address> [params]` of MAIL FROM / RCPT TO.
-    static func path(_ text: Substring) -> (String, [Substring])? {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        guard t.hasPrefix("<"), let end = t.firstIndex(of: ">") else { return nil }
-        let address = String(t[t.index(after: t.startIndex)..<end])
-        let rest = t[t.index(after: end)...].split(separator: " ")
-        return (address, rest)
-    }
-
     private enum AsyncResult: Sendable {
         case recipient(String, String)
         case unknownUser(String)
@@ -355,11 +275,14 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
 
     private func runAsync(_ context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> AsyncResult) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let live = ctx.live
+        live.workStarted()  // a shutdown waits for it, even when the client has gone
         Task {
             let result = await work()
             bound.eventLoop.execute {
                 let (handler, context) = bound.value
                 handler.asyncFinished(context, result)
+                live.workFinished()
             }
         }
     }
@@ -408,7 +331,7 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
         runAsync(context) { [store = ctx.store] in
             var lines: [String] = []
             for r in recipients {
-                let header = "Return-Path: <\(sender)>\r\nDelivered-To: <\(r.address)>\r\n"
+                let header = "Return-Path: <\(sender)>\r\nDelivered-To: \(r.address)\r\n"
                 do {
                     let result = try await store.append(user: r.user, folder: "INBOX", message: Array(header.utf8) + message,
                                                         flags: MessageFlags(), internalDate: nil,

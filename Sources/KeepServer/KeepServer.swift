@@ -77,7 +77,9 @@ public final class KeepServer: Service, @unchecked Sendable {
         let lmtpContext = LMTPServerContext(store: store, limits: config.limits, reporter: reporter, logger: logger,
                                             hostname: config.hostname, localDomains: config.localDomains)
         liveConnections = [imapContext.live, lmtpContext.live]
-        trimmer = MemoryTrimmer()
+        if config.limits.memoryTrimThresholdMB > 0 {
+            trimmer = MemoryTrimmer(threshold: config.limits.memoryTrimThresholdMB << 20, logger: logger)
+        }
         let highWater = config.limits.imapMaxOutputBuffer
         if let a = config.imapAddress {
             addresses.imap = try await bind("imap", a, highWater: highWater) { channel in

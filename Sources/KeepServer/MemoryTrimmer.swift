@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,15 +13,18 @@ import Glibc
 final class MemoryTrimmer: Sendable {
     private let task: Task<Void, Never>
 
-    init(interval: Duration = .seconds(5), threshold: Int = 16 << 20) {
+    init(interval: Duration = .seconds(5), threshold: Int = 32 << 20, logger: Logger) {
         task = Task.detached(priority: .background) {
             var baseline = Self.residentBytes() ?? 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard let now = Self.residentBytes() else { continue }
                 if now > baseline + threshold {
+                    let started = ContinuousClock.now
                     Self.trim()
-                    baseline = Self.residentBytes() ?? now
+                    let after = Self.residentBytes() ?? now
+                    logger.info("memory: resident \(now >> 20) MiB → \(after >> 20) MiB after returning freed memory (\(ContinuousClock.now - started))")
+                    baseline = after
                 } else if now < baseline {
                     baseline = now
                 }
@@ -39,6 +43,9 @@ final class MemoryTrimmer: Sendable {
         return nil
         #endif
     }()
+
+    /// Whether trimming does anything here (glibc's `malloc_trim` was found).
+    static var isAvailable: Bool { mallocTrim != nil }
 
     static func trim() {
         _ = mallocTrim?(0)

@@ -89,7 +89,7 @@ final class StoreBench {
     /// Delivers like the LMTP server: its trace header, INBOX, no flags, the sender as the unauthenticated principal.
     /// Returns the UID, the bytes stored and the time `append` took (parse, transaction, durable commit, events).
     func deliver(to user: String, headerNames: [String]) async throws -> (uid: UInt32, bytes: [UInt8], ms: Double) {
-        let header = "Return-Path: <\(Self.sender)>\r\nDelivered-To: <\(user)@example.org>\r\n"
+        let header = "Return-Path: <\(Self.sender)>\r\nDelivered-To: \(user)@example.org\r\n"
         let bytes = Array(header.utf8) + message(headerNames: headerNames)
         let store = self.store
         let (result, ms) = try await timed {

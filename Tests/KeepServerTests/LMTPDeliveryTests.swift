@@ -44,7 +44,7 @@ import Testing
         let c = try await s.login()
         _ = try await c.command("SELECT INBOX")
         let f = try await c.command("FETCH 1 BODY.PEEK[]")
-        let expected = "Return-Path: <bob@example.org>\r\nDelivered-To: <alice@example.org>\r\n"
+        let expected = "Return-Path: <bob@example.org>\r\nDelivered-To: alice@example.org\r\n"
             + "From: bob@example.org\r\nSubject: via lmtp\r\n\r\n.dot-stuffed line\r\nend\r\n"
         #expect(f.first == "* 1 FETCH (BODY[] {\(expected.utf8.count)}\r\n\(expected))")
     }

@@ -48,7 +48,7 @@ import Testing
 
         let started = ContinuousClock.now
         await s.stop()
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(5), "IDLE and waiting connections do not hold the stop (server.shutdown_timeout is 10 s)")
         #expect(try await idle.readLine().hasPrefix("* BYE [UNAVAILABLE]"))
         #expect(try await stranger.readLine().hasPrefix("* BYE [UNAVAILABLE]"))
         #expect(try await lmtp.readLine().hasPrefix("421 4.3.2"))

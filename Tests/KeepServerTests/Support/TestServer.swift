@@ -26,6 +26,8 @@ final class TestServer: @unchecked Sendable {
         var config = try configFile.map { try KeepConfig.load(file: $0) } ?? KeepConfig()
         config.imapAddress = "127.0.0.1:0"
         config.lmtpAddress = "127.0.0.1:0"
+        // Dozens of servers share the test process: one's trimming would stall the others' event loops.
+        config.limits.memoryTrimThresholdMB = 0
         configure(&config)
         var logger = Logger(label: "keep-test")
         logger.logLevel = ProcessInfo.processInfo.environment["KEEP_TEST_LOG"] != nil ? .debug : .critical
