@@ -19,7 +19,7 @@ struct Flood: AsyncParsableCommand {
     @Flag(help: "Flooders log in (as PREFIX1..) before flooding; default: they flood before login.")
     var floodLogin = false
 
-    @Option(help: "Local address the flooders connect from (default 127.0.0.2 when the server is on 127.0.0.1, so that the attacker is another host than the measured client; 'none' for the kernel's choice).")
+    @Option(help: "Local address the flooders connect from (default 127.0.0.250 when the server is on 127.0.0.1, so that the attacker is another host than the measured client; 'none' for the kernel's choice).")
     var floodSource: String?
 
     mutating func run() async throws {
@@ -30,7 +30,7 @@ struct Flood: AsyncParsableCommand {
         if !memory.isKnown { Output.note("flood: no --server-pid/--server-process: memory not measured") }
         try await ensureFilled(users: 1, messages: 5, target: target)
         let source: SocketAddress?
-        switch floodSource ?? (endpoint.host == "127.0.0.1" ? "127.0.0.2" : "none") {
+        switch floodSource ?? (endpoint.host == "127.0.0.1" ? "127.0.0.250" : "none") {
         case "none": source = nil
         case let address: source = try SocketAddress(ipAddress: address, port: 0)
         }
