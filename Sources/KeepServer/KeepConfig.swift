@@ -82,7 +82,8 @@ public struct KeepConfig: Sendable {
                 case "require_tls_for_login":
                     guard case .bool(let b)? = server[key] else { throw .wrongType("server.require_tls_for_login", expected: "boolean", found: server[key]?.typeName ?? "nothing") }
                     config.requireTLSForLogin = b
-                case "shutdown_timeout": break  // a limit: Limits.apply reads and checks it
+                case _ where Limits.settings.contains(where: { $0.key == "server.\(key)" }):
+                    break  // a limit (shutdown_timeout, memory_trim_threshold_mb): Limits.apply reads and checks it
                 default: throw .unknownSetting("server.\(key)")
                 }
             }

@@ -54,6 +54,15 @@ import Testing
         #expect(throws: (any Error).self) { try KeepConfig.parse("[imap\n") }
     }
 
+    @Test func everySettingCanBeSetInKeepTomlUnderItsDocumentedKey() throws {
+        for setting in Limits.settings {
+            let parts = setting.key.split(separator: ".", maxSplits: 1)
+            let value = setting.range.contains(setting.defaultValue + 1) ? setting.defaultValue + 1 : setting.range.lowerBound
+            let config = try KeepConfig.parse("[\(parts[0])]\n\(parts[1]) = \(value)\n")
+            #expect(config.limits[keyPath: setting.keyPath] == value, "\(setting.key)")
+        }
+    }
+
     @Test func everySettingHasItsDefaultInsideItsRange() {
         for s in Limits.settings {
             #expect(s.range.contains(s.defaultValue), "\(s.key)")
