@@ -57,16 +57,18 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     public func channelActive(context: ChannelHandlerContext) {
         let peer = context.remoteAddress.map(Self.describe) ?? "unknown"
         let ip = context.remoteAddress?.ipAddress ?? "unknown"
+        if ctx.floodBan.isBanned(ip) {
+            // Reset before a session, a greeting or any parsing: a banned flooder costs an accept and a close.
+            ctx.reporter.report(GuardEvent(kind: .bannedConnectionReset, peer: peer,
+                                           state: IMAPSession.State.notAuthenticated.rawValue, user: nil,
+                                           limit: "imap.flood_ban_seconds"))
+            resetConnection(context)
+            return
+        }
         let loopback = Self.isLoopback(context.remoteAddress)
         session = IMAPSession(ctx: ctx, peer: peer, peerIP: ip, isLoopback: loopback, tlsActive: implicitTLS)
         session.output = IMAPOutput(channel: context.channel, maxBuffered: ctx.limits.imapMaxOutputBuffer)
         applyLimits(authenticated: false)
-        if ctx.floodBan.isBanned(ip) {
-            // Reset before any greeting or parsing: a banned flooder costs an accept and a close.
-            session.report(.bannedConnectionReset, limit: "imap.flood_ban_seconds")
-            resetConnection(context)
-            return
-        }
         let channel = context.channel
         let (admission, id, evicted) = ctx.registry.admit(ip: ip, evict: { [weak channel] in
             // The oldest connection that has not logged in makes room: it is told why, then closed.

@@ -33,12 +33,4 @@ final class IMAPOutput: Sendable {
             try await future.get()
         }
     }
-
-    /// Waits until every byte sent so far has reached the socket (or the channel closed).
-    func drain() async {
-        guard channel.isActive else { return }
-        let promise = channel.eventLoop.makePromise(of: Void.self)
-        channel.writeAndFlush(channel.allocator.buffer(capacity: 0), promise: promise)
-        try? await promise.futureResult.get()
-    }
 }

@@ -143,17 +143,7 @@ struct ServerMemory: Sendable {
 
     /// Sums of VmRSS and of Pss (shared pages divided among their users; fairer for multi-process servers).
     func usage() -> (rss: Int, pss: Int)? {
-        let all = Self.processes()
-        var selected = Set<Int32>()
-        if !pids.isEmpty {
-            var frontier = pids.filter { all[$0] != nil }
-            while let pid = frontier.popLast() {
-                guard selected.insert(pid).inserted else { continue }
-                frontier += all.filter { $0.value.ppid == pid }.map(\.key)
-            }
-        } else if let processName {
-            selected = Set(all.filter { $0.value.comm == processName }.map(\.key))
-        }
+        let selected = selectedPIDs()
         guard !selected.isEmpty else { return nil }
         var rss = 0, pss = 0
         func kib(_ text: String?, _ key: String) -> Int {
@@ -275,8 +265,8 @@ func emitLine(_ line: String) {
 }
 
 extension ServerMemory {
-    /// The server's processes, selected as `usage()` selects them: the given pids and all their descendants, or every
-    /// process with the given name.
+    /// The server's processes (what `usage()` and `cpuSeconds()` sum over): the given pids and all their
+    /// descendants, or every process with the given name.
     func selectedPIDs() -> Set<Int32> {
         let all = Self.processes()
         var selected = Set<Int32>()
