@@ -25,6 +25,7 @@ BIGBOX_PAIRS=${BIGBOX_PAIRS:-1}
 HOSTILE_PAIRS=${HOSTILE_PAIRS:-1}
 SCENARIOS=${SCENARIOS:-mix ping lmtp flood idle bigbox hostile}
 USERS=50
+has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 if ! command -v dovecot >/dev/null || [[ ! -x /usr/lib/dovecot/imap || ! -x /usr/lib/dovecot/lmtp ]]; then
     apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dovecot-imapd dovecot-lmtpd
@@ -34,9 +35,10 @@ build_bins
 W=${KEEP_COMPARE_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/keep-compare.XXXXXX")}
 mkdir -p "$W/results"
 chmod 755 "$W"  # Dovecot's unprivileged processes read its config and users below
-KEEP_PID="" DOVECOT_PID="" FLOOR_PID=""
+KEEP_PID="" DOVECOT_PID="" FLOOR_PID="" NOBAN_PID=""
 cleanup() {
     stop_pid "$FLOOR_PID"
+    stop_pid "$NOBAN_PID"
     stop_pid "$KEEP_PID"
     stop_pid "$DOVECOT_PID"
 }
@@ -54,6 +56,16 @@ for ((i = 1; i <= 10; i++)); do  # LMTP recipients, apart from the mix users
         || "$KEEP_BIN" user add "l$i" --password "$BENCH_PASSWORD" --data "$W/keep" >/dev/null
 done
 echo "keep: pid $KEEP_PID imap $KEEP_IMAP lmtp $KEEP_LMTP"
+if has flood; then
+    # A second Keep with the flood ban off (imap.flood_ban_threshold = 0): the pending rule alone, Keep-only figures
+    # (flood_noban.*), for comparison with the defaults.
+    read -r main_pid main_imap main_lmtp <<<"$KEEP_PID $KEEP_IMAP $KEEP_LMTP"
+    start_keep "$W/keep-noban" "flood_ban_threshold = 0"
+    add_keep_users "$W/keep-noban" 3
+    read -r NOBAN_PID NOBAN_IMAP NOBAN_LMTP <<<"$KEEP_PID $KEEP_IMAP $KEEP_LMTP"
+    read -r KEEP_PID KEEP_IMAP KEEP_LMTP <<<"$main_pid $main_imap $main_lmtp"
+    echo "keep (flood ban off): pid $NOBAN_PID imap $NOBAN_IMAP"
+fi
 
 # --- Dovecot (private instance)
 D=$W/dovecot
@@ -152,20 +164,19 @@ bench() {
     local imap lmtp pid
     case $server in
         keep) imap=$KEEP_IMAP lmtp=$KEEP_LMTP pid=$KEEP_PID ;;
+        keep-noban) imap=$NOBAN_IMAP lmtp=$NOBAN_LMTP pid=$NOBAN_PID ;;
         dovecot) imap=$DOVECOT_IMAP lmtp=$DOVECOT_LMTP pid=$DOVECOT_PID ;;
         floor) imap=$FLOOR_IMAP lmtp=127.0.0.1:1 pid=$FLOOR_PID ;;
     esac
     local out="$W/results/$server.$name.$pair.txt"
     echo "=== pair $pair: $name on $server"
     if ! timeout 3600 "$KEEP_BENCH_BIN" "$@" --imap "$imap" --lmtp "$lmtp" --password "$BENCH_PASSWORD" \
-        --server-pid "$pid" --label "$server" > "$out" 2>&1; then
+        --server-pid "$pid" --label "${server%-noban}" > "$out" 2>&1; then
         echo "!!! $name on $server failed (see $out)"
     fi
     grep '^#' "$out" | sed 's/^/   /' || true
-    grep '^metric ' "$out" | awk -v s="$server" -v p="$pair" -v n="$name" '{ k = $2; sub(/^[^.]*/, n, k); print s "\t" p "\t" k "\t" $3 "\t" $4 }' >> "$W/results/all.tsv" || true
+    grep '^metric ' "$out" | awk -v s="$server" -v p="$pair" -v n="$name" '{ k = $2; sub(/^[^.]*/, n, k); sub(/-noban$/, "", s); print s "\t" p "\t" k "\t" $3 "\t" $4 }' >> "$W/results/all.tsv" || true
 }
-
-has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 [[ "${KEEP_RESULTS:-}" == 1 ]] || : > "$W/results/all.tsv"  # KEEP_RESULTS=1: add to the previous runs' figures
 for ((pair = 1; pair <= PAIRS; pair++)); do
@@ -177,6 +188,7 @@ for ((pair = 1; pair <= PAIRS; pair++)); do
         has ping && bench "$server" "$pair" ping ping --clients 50 --users 50
         has lmtp && bench "$server" "$pair" lmtp lmtp --sessions 10 --rcpt-prefix l
         has flood && bench "$server" "$pair" flood flood
+        has flood && [[ $server == keep ]] && bench keep-noban "$pair" flood_noban flood
     done
     has ping && bench floor "$pair" ping ping --clients 50 --users 50
 done

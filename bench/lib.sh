@@ -25,9 +25,11 @@ wait_port() {
     return 1
 }
 
-# start_keep DATA_DIR: starts Keep on ports from port 0 with benchmark limits; sets KEEP_PID, KEEP_IMAP, KEEP_LMTP.
+# start_keep DATA_DIR [IMAP_SETTING ...]: starts Keep on ports from port 0 with benchmark limits (plus the given
+# `key = value` lines of [imap]); sets KEEP_PID, KEEP_IMAP, KEEP_LMTP.
 start_keep() {
     local data=$1
+    shift
     mkdir -p "$data"
     # Only the per-user and total connection caps are raised (for idle); every flood defence keeps its default.
     cat > "$data/keep.toml" <<'TOML'
@@ -35,6 +37,8 @@ start_keep() {
 max_connections_per_user = 10000
 max_connections = 30000
 TOML
+    local line
+    for line in "$@"; do echo "$line" >> "$data/keep.toml"; done
     "$KEEP_BIN" serve --data "$data" --imap 127.0.0.1:0 --lmtp 127.0.0.1:0 2> "$data/keep.log" &
     KEEP_PID=$!
     KEEP_IMAP=127.0.0.1:$(wait_port "$data/keep.log" imap)

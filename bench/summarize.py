@@ -24,6 +24,8 @@ TARGETS = [
     ("50 flooders: new greeting+LOGIN < 50 ms (p50)", "flood.k50.login_p50_ms", "abs", "<", 50),
     ("50 flooders: new greeting+LOGIN < 50 ms (max)", "flood.k50.login_max_ms", "abs", "<", 50),
     ("50 flooders: server memory growth < 20 MB", "flood.k50.rss_growth_mb", "abs", "<", 20),
+    ("50 flooders, flood ban off (pending rule alone): client p99 ≤ 1.5× unflooded", "flood_noban.k50.client_p99_ratio", "abs", "<=", 1.5),
+    ("50 flooders, flood ban off: new greeting+LOGIN < 50 ms (p50)", "flood_noban.k50.login_p50_ms", "abs", "<", 50),
 ]
 # Issue 8: every hostile case, a concurrent legit client's p99 (reads and greeting+LOGIN, the worse) under 1 s and the
 # server's memory growth under 64 MB; no acknowledged message lost.

@@ -5,7 +5,9 @@ import Synchronization
 /// The pending rule resets one flooding connection in about a millisecond, but a flooder that reconnects at once
 /// makes the server accept, greet, frame and reset hundreds of connections a second. After `threshold` resets from
 /// one address within a minute, that address's *new* connections are reset on arrival, before any greeting or
-/// parsing, for `duration`; its logged-in connections go on. A threshold of zero never bans. The table is bounded:
+/// parsing, for `duration`; its logged-in connections go on. A threshold of zero never bans. Where the platform
+/// allows, the listeners also drop a banned address's SYNs in the kernel (`SourceFilter`), so the flooder's
+/// reconnects cost nothing at all; the reset on arrival stays as the fallback. The table is bounded:
 /// past `maxEntries` addresses, expired entries are dropped, then the oldest.
 public final class FloodBan: Sendable {
     private struct Entry {
@@ -22,6 +24,7 @@ public final class FloodBan: Sendable {
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    private let observer = Mutex<(@Sendable () -> Void)?>(nil)
     private let settings: @Sendable () -> (threshold: Int, duration: Duration)
     private static let window: Duration = .seconds(60)
     static let maxEntries = 100_000
@@ -39,9 +42,28 @@ public final class FloodBan: Sendable {
         }
     }
 
+    /// Addresses banned at `now`, the most recently banned first, with when each ban ends.
+    public func banned(now: ContinuousClock.Instant = .now) -> [(address: String, until: ContinuousClock.Instant)] {
+        entries.withLock { table in
+            table.compactMap { ip, e in e.bannedUntil.flatMap { $0 > now ? (ip, $0) : nil } }
+        }
+        .sorted { $0.until > $1.until }
+    }
+
+    /// Called after each new ban, outside the table's lock (the listeners' source filter is rebuilt from it).
+    public func onBan(_ action: @escaping @Sendable () -> Void) {
+        observer.withLock { $0 = action }
+    }
+
     /// Counts one flood reset from `ip`; bans it when this one reaches the threshold.
     @discardableResult
     public func recordReset(_ ip: String, now: ContinuousClock.Instant = .now) -> Verdict {
+        let verdict = count(ip, now: now)
+        if case .banned = verdict, let action = observer.withLock({ $0 }) { action() }
+        return verdict
+    }
+
+    private func count(_ ip: String, now: ContinuousClock.Instant) -> Verdict {
         let (threshold, duration) = settings()
         return entries.withLock { table in
             if table.count >= Self.maxEntries, table[ip] == nil { Self.prune(&table, now: now) }

@@ -33,6 +33,7 @@ public struct Limits: Sendable, Hashable {
     // Flood bans
     public var floodBanThreshold = 10
     public var floodBanSeconds = 60
+    public var floodBanDropSYN = 1
     // Mailbox names
     public var maxMailboxNameLength = 255
     public var maxMailboxDepth = 32
@@ -116,7 +117,9 @@ public struct Limits: Sendable, Hashable {
         Setting(key: "imap.flood_ban_threshold", keyPath: \.floodBanThreshold, range: 0...100_000, unit: "resets",
                 doc: "Connections from one IP address reset for a command flood within a minute before that address is banned; 0 never bans."),
         Setting(key: "imap.flood_ban_seconds", keyPath: \.floodBanSeconds, range: 1...86_400, unit: "seconds",
-                doc: "How long a banned address's new connections are reset on arrival, before any greeting (its logged-in connections go on)."),
+                doc: "How long a banned address's new connections are refused (dropped unanswered, or reset on arrival), before any greeting (its logged-in connections go on)."),
+        Setting(key: "imap.flood_ban_drop_syn", keyPath: \.floodBanDropSYN, range: 0...1, unit: "(0 off, 1 on)",
+                doc: "1: the IMAP listeners also drop a banned address's connection attempts in the kernel (a socket filter, Linux), unanswered, so its reconnects cost the server nothing; 0: they are accepted and reset."),
         Setting(key: "imap.max_mailbox_name_length", keyPath: \.maxMailboxNameLength, range: 16...1_024, unit: "bytes",
                 doc: "Longest mailbox name."),
         Setting(key: "imap.max_mailbox_depth", keyPath: \.maxMailboxDepth, range: 1...256, unit: "levels",

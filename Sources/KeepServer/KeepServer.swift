@@ -32,6 +32,7 @@ public final class KeepServer: Service, @unchecked Sendable {
     private var admin: AdminEndpoint?
     private var liveConnections: [LiveConnections] = []
     private var trimmer: MemoryTrimmer?
+    private var sourceFilter: ListenerSourceFilter?
     let storeOptions: StoreOptions
 
     /// `storeOptions` lets tests lower password hashing cost; a server uses the defaults plus the config's quotas.
@@ -81,16 +82,21 @@ public final class KeepServer: Service, @unchecked Sendable {
             trimmer = MemoryTrimmer(threshold: config.limits.memoryTrimThresholdMB << 20, logger: logger)
         }
         let highWater = config.limits.imapMaxOutputBuffer
+        let sourceFilter = ListenerSourceFilter(ban: imapContext.floodBan, loop: group.next(), logger: logger,
+                                                enabled: { imapContext.limits.floodBanDropSYN == 1 })
+        self.sourceFilter = sourceFilter
         if let a = config.imapAddress {
             addresses.imap = try await bind("imap", a, highWater: highWater) { channel in
                 try channel.pipeline.syncOperations.addHandler(IMAPConnectionHandler(context: imapContext, implicitTLS: false))
             }
+            channels.last.map(sourceFilter.add(listener:))
         }
         if let a = config.imapsAddress {
             addresses.imaps = try await bind("imaps", a, highWater: highWater) { channel in
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                 try channel.pipeline.syncOperations.addHandler(IMAPConnectionHandler(context: imapContext, implicitTLS: true))
             }
+            channels.last.map(sourceFilter.add(listener:))
         }
         admin = try await AdminEndpoint.start(group: group, dataDirectory: dataDirectory) { [weak self] request in
             guard let self else { return AdminResponse(ok: false, error: "server stopping") }
@@ -102,6 +108,9 @@ public final class KeepServer: Service, @unchecked Sendable {
             }
         }
     }
+
+    /// The addresses whose connection attempts the IMAP listeners now drop in the kernel (flood bans).
+    public var droppedAtListeners: [SourceFilter.Address] { sourceFilter?.dropping ?? [] }
 
     private func bind(_ name: String, _ text: String, highWater: Int,
                       _ initialize: @escaping @Sendable (any Channel) throws -> Void) async throws -> Int {
@@ -125,6 +134,7 @@ public final class KeepServer: Service, @unchecked Sendable {
     /// Stops accepting; lets the commands and deliveries already running finish and be answered (for up to
     /// `server.shutdown_timeout`), each connection then getting `* BYE` / `421`; closes what is left and the store.
     public func shutdown() async {
+        sourceFilter?.stop()
         for c in channels { try? await c.close() }
         channels.removeAll()
         let open = liveConnections.reduce(0) { $0 + $1.count }

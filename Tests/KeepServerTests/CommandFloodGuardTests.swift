@@ -77,6 +77,7 @@ import Testing
         let s = try await TestServer.start {
             $0.limits.floodBanThreshold = 3
             $0.limits.floodBanSeconds = 1
+            $0.limits.floodBanDropSYN = 0  // the reset on arrival; the kernel drop is the next test
         }
         defer { Task { await s.stopAndRemove() } }
         let attacker = "127.0.0.3"
@@ -98,6 +99,39 @@ import Testing
         // After the ban the address is greeted again.
         try await Task.sleep(for: .milliseconds(1_200))
         let again = try await LineClient.connect(port: s.imapPort, source: attacker)
+        #expect(try await again.readLine().hasPrefix("* OK"))
+    }
+
+    @Test func aBannedAddressesConnectionAttemptsGoUnansweredUntilTheBanEnds() async throws {
+        let s = try await TestServer.start {
+            $0.limits.floodBanThreshold = 3
+            $0.limits.floodBanSeconds = 3
+        }
+        defer { Task { await s.stopAndRemove() } }
+        let attacker = "127.0.0.6"
+        for _ in 0..<3 { #expect(try await Self.floodOnce(s, source: attacker) == .reset) }
+        #expect(s.server.reporter.count(.floodBan) == 1)
+        // The listener's filter is rebuilt on its own event loop, just after the ban.
+        let deadline = Date().addingTimeInterval(5)
+        while s.server.droppedAtListeners != [SourceFilter.Address(attacker)!], Date() < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(s.server.droppedAtListeners == [SourceFilter.Address(attacker)!])
+
+        // The SYN gets no answer: the connect waits, and the server never sees the connection.
+        await #expect(throws: LineClient.ReadError.timeout) {
+            _ = try await LineClient.connect(port: s.imapPort, source: attacker, timeout: 0.5)
+        }
+        #expect(s.server.reporter.count(.bannedConnectionReset) == 0)
+        let other = try await LineClient.connect(port: s.imapPort, source: "127.0.0.7", timeout: 5)
+        #expect(try await other.readLine().hasPrefix("* OK"))
+
+        // When the ban ends the filter is taken away and the address is greeted again.
+        while !s.server.droppedAtListeners.isEmpty, Date() < deadline.addingTimeInterval(5) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(s.server.droppedAtListeners.isEmpty)
+        let again = try await LineClient.connect(port: s.imapPort, source: attacker, timeout: 5)
         #expect(try await again.readLine().hasPrefix("* OK"))
     }
 

@@ -19,7 +19,7 @@ struct Flood: AsyncParsableCommand {
     @Flag(help: "Flooders log in (as PREFIX1..) before flooding; default: they flood before login.")
     var floodLogin = false
 
-    @Option(help: "Local address the flooders connect from (default 127.0.0.250 when the server is on 127.0.0.1, so that the attacker is another host than the measured client; 'none' for the kernel's choice).")
+    @Option(help: "Local IPv4 address the flooders of the first phase connect from; each further phase uses the next address, so that every phase starts with an attacker the server has not banned (default 127.0.0.250 when the server is on 127.0.0.1, so that the attacker is another host than the measured client; 'none' for the kernel's choice).")
     var floodSource: String?
 
     mutating func run() async throws {
@@ -29,12 +29,23 @@ struct Flood: AsyncParsableCommand {
         let memory = target.memory
         if !memory.isKnown { Output.note("flood: no --server-pid/--server-process: memory not measured") }
         try await ensureFilled(users: 1, messages: 5, target: target)
-        let source: SocketAddress?
+        let firstSource: [UInt8]?
         switch floodSource ?? (endpoint.host == "127.0.0.1" ? "127.0.0.250" : "none") {
-        case "none": source = nil
-        case let address: source = try SocketAddress(ipAddress: address, port: 0)
+        case "none": firstSource = nil
+        case let address:
+            let octets = address.split(separator: ".").compactMap { UInt8($0) }
+            guard octets.count == 4, octets[3] <= 255 - UInt8(min(counts.count, 255)) else {
+                throw BenchError("--flood-source \(address): an IPv4 address with room for one more per phase, or 'none'")
+            }
+            firstSource = octets
         }
-        Output.note("flood: flooders connect from \(source.map { "\($0.ipAddress ?? "?")" } ?? "the kernel's choice"); the measured client and the login probe run on their own event loop")
+        /// The flooders' address in phase `i`: a new one each phase.
+        func source(phase i: Int) throws -> SocketAddress? {
+            guard var octets = firstSource else { return nil }
+            octets[3] += UInt8(i)
+            return try SocketAddress(ipAddress: octets.map(String.init).joined(separator: "."), port: 0)
+        }
+        Output.note("flood: flooders connect from \(try source(phase: 0).map { "\($0.ipAddress ?? "?") (the next address in each further phase)" } ?? "the kernel's choice"); the measured client and the login probe run on their own event loop")
 
         let client = try await IMAPClient.connect(to: endpoint, group: measureGroup)
         try await client.login(target.user(1), target.password)
@@ -47,7 +58,8 @@ struct Flood: AsyncParsableCommand {
         Output.metric("flood.k0.login_p50_ms", base.login.percentileMs(50), "ms")
         Output.metric("flood.k0.login_max_ms", base.login.percentileMs(100), "ms")
 
-        for k in counts {
+        for (i, k) in counts.enumerated() {
+            let source = try source(phase: i)
             let rssBefore = memory.residentBytes()
             let stopAt = NIODeadline.now() + .milliseconds(Int64((seconds + 1.5) * 1000))
             let login = floodLogin ? target : nil
@@ -59,7 +71,7 @@ struct Flood: AsyncParsableCommand {
             Output.note(
                 "flood K=\(k): client p50 \(Output.format(phase.client.percentileMs(50))) ms p99 \(Output.format(phase.client.percentileMs(99))) ms (\(Output.format(p99Ratio))× unflooded), "
                     + "greeting+LOGIN p50 \(Output.format(phase.login.percentileMs(50))) ms max \(Output.format(phase.login.percentileMs(100))) ms (\(phase.login.errors) failed), "
-                    + "flooder connections \(outcome.connections): reset \(outcome.reset), BYE \(outcome.bye), closed \(outcome.closed), held to the end \(outcome.held), refused \(outcome.refused); "
+                    + "flooder connections \(outcome.connections): reset \(outcome.reset), BYE \(outcome.bye), closed \(outcome.closed), held to the end \(outcome.held), refused \(outcome.refused), connects unanswered \(outcome.unanswered); "
                     + "time to disconnect p50 \(Output.format(outcome.lifetime.percentileMs(50))) ms; \(outcome.bytes / 1024) KiB written")
             Output.note("flood K=\(k): errors seen by flooders: \(outcome.errors.sorted { $0.value > $1.value }.prefix(3).map { "\($0.key) ×\($0.value)" }.joined(separator: "; "))")
             Output.metric("flood.k\(k).client_p50_ms", phase.client.percentileMs(50), "ms")
@@ -70,6 +82,7 @@ struct Flood: AsyncParsableCommand {
             Output.metric("flood.k\(k).login_max_ms", phase.login.percentileMs(100), "ms")
             Output.metric("flood.k\(k).login_errors", Double(phase.login.errors), "count")
             Output.metric("flood.k\(k).disconnects_per_s", Double(outcome.reset + outcome.bye + outcome.closed) / (seconds + 1.5), "conn/s")
+            Output.metric("flood.k\(k).unanswered_connects", Double(outcome.unanswered), "count")
             Output.metric("flood.k\(k).reset_fraction", Double(outcome.reset) / Double(max(1, outcome.connections)), "fraction")
             Output.metric("flood.k\(k).bye_fraction", Double(outcome.bye) / Double(max(1, outcome.connections)), "fraction")
             if outcome.lifetime.count > 0 {
@@ -139,6 +152,8 @@ struct Flood: AsyncParsableCommand {
 /// What happened to the flooders' connections.
 struct FloodOutcome: Sendable {
     var connections = 0, reset = 0, bye = 0, closed = 0, held = 0, refused = 0
+    /// Connects that got no answer before their timeout (the server dropped the SYN).
+    var unanswered = 0
     var bytes = 0
     var lifetime = LatencyStats()
     var errors: [String: Int] = [:]
@@ -163,14 +178,18 @@ private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: Tar
                             let result = try await startFlood(on: client.channel, stopAt: stopAt)
                             outcome.add(result)
                         } else {
+                            // A connect never outlives the phase (a dropped SYN is retried by the kernel for minutes).
+                            let left = max(TimeAmount.milliseconds(10), stopAt - NIODeadline.now())
                             var bootstrap = ClientBootstrap(group: benchGroup)
                                 .channelOption(.autoRead, value: false)
-                                .connectTimeout(.seconds(5))
+                                .connectTimeout(min(.seconds(5), left))
                             if let source { bootstrap = bootstrap.bind(to: source) }
                             let channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
                             let result = try await startFlood(on: channel, stopAt: stopAt)
                             outcome.add(result)
                         }
+                    } catch ChannelError.connectTimeout {
+                        outcome.unanswered += 1
                     } catch {
                         outcome.refused += 1
                         try? await Task.sleep(for: .milliseconds(50))
@@ -187,6 +206,7 @@ private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: Tar
             total.closed += o.closed
             total.held += o.held
             total.refused += o.refused
+            total.unanswered += o.unanswered
             total.bytes += o.bytes
             total.lifetime.merge(o.lifetime)
             total.errors.merge(o.errors, uniquingKeysWith: +)

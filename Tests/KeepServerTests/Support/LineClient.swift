@@ -25,8 +25,27 @@ final class LineClient: @unchecked Sendable {
 
     /// Connects to `host:port`, from the local address `source` when given (any 127.x.y.z works on loopback).
     static func connect(port: Int, host: String = "127.0.0.1", source: String? = nil) async throws -> LineClient {
+        try connectNow(port: port, host: host, source: source, timeout: nil)
+    }
+
+    /// Connects like `connect`, giving up after `timeout` seconds without an answer to the SYN (`ReadError.timeout`);
+    /// the blocking connect runs off Swift's cooperative threads.
+    static func connect(port: Int, source: String? = nil, timeout: Double) async throws -> LineClient {
+        try await withCheckedThrowingContinuation { c in
+            DispatchQueue.global().async {
+                c.resume(with: Result { try connectNow(port: port, host: "127.0.0.1", source: source, timeout: timeout) })
+            }
+        }
+    }
+
+    private static func connectNow(port: Int, host: String, source: String?, timeout: Double?) throws -> LineClient {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ReadError.failed(errno) }
+        if let timeout {
+            // Linux bounds a blocking connect by the send timeout (it then fails with EINPROGRESS).
+            var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
         if let source {
             var local = sockaddr_in()
             local.sin_family = sa_family_t(AF_INET)
@@ -47,8 +66,13 @@ final class LineClient: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else {
+            let error = errno
             close(fd)
-            throw ReadError.failed(errno)
+            throw error == EINPROGRESS || error == EAGAIN ? ReadError.timeout : ReadError.failed(error)
+        }
+        if timeout != nil {
+            var none = timeval()
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, socklen_t(MemoryLayout<timeval>.size))
         }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
