@@ -38,11 +38,16 @@ extension IMAPSession {
         if folder.readOnly { setsSeen = false }
         let targets = folder.resolve(set, uid: uid, saved: savedSearch)
         var seenUpdates: [UInt32: UInt64] = [:]
+        /// The folder's HIGHESTMODSEQ as the last batch read it.
+        var folderModSeq: UInt64?
         var start = 0
         while start < targets.count {
             let batch = targets[start..<min(start + Self.fetchBatch, targets.count)]
             start += Self.fetchBatch
-            var data = try await ctx.store.fetch(user: userName, folder: folder.id, uids: batch.map(\.uid), needs: needs)
+            let fetched = try await ctx.store.fetchWithModSeq(user: userName, folder: folder.id, uids: batch.map(\.uid),
+                                                              needs: needs)
+            var data = fetched.messages
+            folderModSeq = fetched.highestModSeq
             if let since = modifiers.changedSince { data = data.filter { $0.modSeq > since } }
             var flagsChanged = Set<UInt32>()
             if setsSeen {
@@ -71,7 +76,10 @@ extension IMAPSession {
                 try await writeFetch(msn, items)
             }
         }
-        try await reportChanges(allowExpunge: false, alreadySent: seenUpdates)
+        // Nothing changed since the session last looked (the common case): no second trip to the store.
+        if !seenUpdates.isEmpty || folderModSeq == nil || folderModSeq != selected?.knownModSeq {
+            try await reportChanges(allowExpunge: false, alreadySent: seenUpdates)
+        }
         encoder.tagged(tag, .ok, nil, uid ? "UID FETCH completed" : "FETCH completed")
     }
 

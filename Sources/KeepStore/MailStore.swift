@@ -303,6 +303,10 @@ public protocol MailStore: AnyObject, Sendable {
     // MARK: Messages (folder given by the id from openFolder)
     func changes(user: String, folder: StoreID, sinceModSeq: UInt64) async throws -> FolderChanges
     func fetch(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws -> [MessageData]
+    /// `fetch`, plus the folder's HIGHESTMODSEQ read in the same transaction: a caller that knows the folder up to
+    /// that modseq learns that nothing changed without asking `changes`.
+    func fetchWithModSeq(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws
+        -> (messages: [MessageData], highestModSeq: UInt64?)
     /// Appends a message; `internalDate` nil means now. Throws `.noSuchFolder` (→ TRYCREATE).
     func append(user: String, folder name: String, message: [UInt8], flags: MessageFlags, internalDate: Date?,
                 principal: Principal) async throws -> AppendResult
@@ -334,6 +338,13 @@ public protocol MailStore: AnyObject, Sendable {
 }
 
 extension MailStore {
+    /// A default for stores that cannot read both at once: no modseq, so the caller asks `changes`.
+    public func fetchWithModSeq(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws
+        -> (messages: [MessageData], highestModSeq: UInt64?)
+    {
+        (try await fetch(user: user, folder: folder, uids: uids, needs: needs), nil)
+    }
+
     /// A default for stores without named-property quotas.
     public func canCreateKeywords(user: String) async throws -> Bool { true }
 

@@ -2,6 +2,12 @@ import Foundation
 import GRDB
 import Logging
 
+/// What `readMailbox`'s one-hop attempt got to.
+private enum OneHop<T: Sendable>: Sendable {
+    case done(T)
+    case notOpen
+}
+
 /// A user resolved for one call: the directory's spelling and the open mailbox database holding the mailbox.
 struct ResolvedUser: Sendable {
     var info: UserInfo
@@ -28,17 +34,39 @@ extension SQLiteStore {
     /// Looks the user up in the directory (never cached) and opens their database; `.databaseUnavailable` while it
     /// is unmounted.
     func resolve(user name: String) async throws -> ResolvedUser {
-        let found = try await directory.read { db -> (UserInfo, DatabaseRecord)? in
-            try Row.fetchOne(db, sql: """
-                SELECT u.name AS user_name, \(DatabaseRecord.columns)
-                FROM users u JOIN databases d ON d.name = u.database WHERE u.name = ?
-                """, arguments: [name]).map { row in
-                    let record = DatabaseRecord(row: row)
-                    return (UserInfo(name: row["user_name"], database: record.name), record)
-                }
-        }
+        let found = try await directory.read { db in try Self.lookUp(db, user: name) }
         guard let (info, record) = found else { throw StoreError.noSuchUser(name) }
         return ResolvedUser(info: info, mdb: try await mailboxDatabase(record))
+    }
+
+    private static func lookUp(_ db: Database, user name: String) throws -> (UserInfo, DatabaseRecord)? {
+        try Row.fetchOne(db, sql: """
+            SELECT u.name AS user_name, \(DatabaseRecord.columns)
+            FROM users u JOIN databases d ON d.name = u.database WHERE u.name = ?
+            """, arguments: [name]).map { row in
+                let record = DatabaseRecord(row: row)
+                return (UserInfo(name: row["user_name"], database: record.name), record)
+            }
+    }
+
+    /// Resolves `user` (from the directory, as `resolve`) and runs `body` in a read of their mailbox database.
+    ///
+    /// When the database is already open both reads run back to back on one thread off the caller: a read-only
+    /// command costs one hop, not one per database. Otherwise it goes the long way (`resolve`, which opens,
+    /// reopens or refuses the database).
+    func readMailbox<T: Sendable>(user name: String,
+                                  _ body: @escaping @Sendable (Database, ResolvedUser) throws -> T) async throws -> T {
+        let directory = self.directory
+        let attempt = try await offload { () -> OneHop<T> in
+            let found = try directory.read { db in try Self.lookUp(db, user: name) }
+            guard let (info, record) = found else { throw StoreError.noSuchUser(name) }
+            guard let mdb = self.readyDatabase(record) else { return .notOpen }
+            let resolved = ResolvedUser(info: info, mdb: mdb)
+            return .done(try mdb.pool.read { db in try body(db, resolved) })
+        }
+        if case .done(let value) = attempt { return value }
+        let resolved = try await resolve(user: name)
+        return try await resolved.mdb.pool.read { db in try body(db, resolved) }
     }
 
     // MARK: Users

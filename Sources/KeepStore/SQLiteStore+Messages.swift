@@ -111,10 +111,8 @@ enum MessageSQL {
 
 extension SQLiteStore {
     public func changes(user: String, folder: StoreID, sinceModSeq: UInt64) async throws -> FolderChanges {
-        let resolved = try await resolve(user: user)
-        let owner = resolved.owner
-        return try await resolved.mdb.pool.read { db in
-            let record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+        return try await readMailbox(user: user) { db, resolved in
+            let record = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
             let since = Int64(clamping: sinceModSeq)
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id, uid, flags, modseq FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid
@@ -134,19 +132,23 @@ extension SQLiteStore {
     }
 
     public func fetch(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws -> [MessageData] {
-        let resolved = try await resolve(user: user)
-        let owner = resolved.owner
+        try await fetchWithModSeq(user: user, folder: folder, uids: uids, needs: needs).messages
+    }
+
+    public func fetchWithModSeq(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws
+        -> (messages: [MessageData], highestModSeq: UInt64?)
+    {
         var columns = ", internal_date, size"
         if needs.contains(.envelope) { columns += ", envelope" }
         if needs.contains(.bodyStructure) { columns += ", bodystructure, body" }
         if needs.contains(.raw) { columns += ", body_id" }
         let extra = columns
-        return try await resolved.mdb.pool.read { db in
-            let record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+        return try await readMailbox(user: user) { db, resolved in
+            let record = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
             let rows = try MessageSQL.messages(db, folderID: record.id, uids: uids, extraColumns: extra)
             let keywords = try MessageSQL.keywordIDs(db, messageIDs: rows.map { $0["id"] })
             let names = try MessageSQL.keywordNames(db, ids: Set(keywords.values.joined()))
-            return try rows.map { row in
+            let messages = try rows.map { row in
                 let summary = MessageSQL.summary(uid: row["uid"], flags: row["flags"],
                                                  keywords: keywords[row["id"]] ?? [],
                                                  modseq: UInt64(row["modseq"] as Int64), names: names)
@@ -167,6 +169,7 @@ extension SQLiteStore {
                 }
                 return data
             }
+            return (messages, record.highestModSeq)
         }
     }
 

@@ -30,6 +30,8 @@ struct OpenDatabase: Sendable {
     var guid: String
     var generation: Int64
     var task: Task<MailboxDatabase, any Error>
+    /// The database once `task` has opened it, for callers that cannot await (`readMailbox`'s one-hop path).
+    var ready: MailboxDatabase?
 
     /// Whether this pool is older than the directory's `record` (remounted since, or removed and created anew).
     func isStale(for record: DatabaseRecord) -> Bool { guid != record.guid || generation < record.generation }
@@ -184,7 +186,11 @@ public final class SQLiteStore: MailStore {
             if open.isStale(for: record) { state.tasks[key] = nil }
             return nil
         }
-        if let existing { return try await existing.value }
+        if let existing {
+            let mdb = try await existing.value
+            noteReady(mdb, key: key, record: record)
+            return mdb
+        }
 
         guard let guid = UUID(uuidString: record.guid) else {
             throw StoreError.corrupt("bad GUID of database \(record.name)")
@@ -241,12 +247,30 @@ public final class SQLiteStore: MailStore {
             return task
         }
         do {
-            return try await task.value
+            let mdb = try await task.value
+            noteReady(mdb, key: key, record: record)
+            return mdb
         } catch {
             openDatabases.withLock { state in
                 if state.tasks[key]?.task == task { state.tasks[key] = nil }
             }
             throw error
+        }
+    }
+
+    private func noteReady(_ mdb: MailboxDatabase, key: String, record: DatabaseRecord) {
+        openDatabases.withLock { state in
+            if let open = state.tasks[key], open.ready == nil, open.matches(record) { state.tasks[key]?.ready = mdb }
+        }
+    }
+
+    /// The database of `record` when it is mounted and already open here in the state the record describes; nil
+    /// otherwise (the caller then goes through `mailboxDatabase(_:)`, which opens, reopens or refuses it).
+    func readyDatabase(_ record: DatabaseRecord) -> MailboxDatabase? {
+        guard record.mounted else { return nil }
+        return openDatabases.withLock { state in
+            guard !state.closed, let open = state.tasks[record.name.lowercased()], open.matches(record) else { return nil }
+            return open.ready
         }
     }
 

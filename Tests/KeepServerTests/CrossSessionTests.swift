@@ -29,6 +29,43 @@ import Testing
         #expect(n3.contains("* 1 EXPUNGE"))
     }
 
+    /// FETCH skips its trip for changes when the folder's modseq is the one the session knows; when another session
+    /// changed anything, the FETCH still reports it (flags, new messages), and holds expunges back (RFC 9051 §7.5.1).
+    @Test func fetchReportsAnotherSessionsChangesAndOnlyThose() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let a = try await s.login()
+        let b = try await s.login()
+        for i in 1...3 {
+            let m = "Subject: m\(i)\r\n\r\nx\r\n"
+            try await b.send("p\(i) APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
+            _ = try await b.readUntilTagged("p\(i)")
+        }
+        _ = try await a.command("SELECT INBOX")
+        _ = try await b.command("SELECT INBOX")
+        // Nothing changed: only the FETCH asked for.
+        let quiet = try await a.command("FETCH 2 (FLAGS)")
+        #expect(quiet.filter { $0.hasPrefix("* ") } == ["* 2 FETCH (FLAGS ())"])
+        // B flags message 1: A's FETCH of message 2 also tells of message 1.
+        _ = try await b.command("STORE 1 +FLAGS (\\Flagged)")
+        let told = try await a.command("FETCH 2 (FLAGS)")
+        #expect(told.contains("* 2 FETCH (FLAGS ())"))
+        #expect(told.contains { $0.hasPrefix("* 1 FETCH (FLAGS (\\Flagged)") }, "\(told)")
+        // Told once: the next FETCH is quiet again.
+        #expect(try await a.command("FETCH 2 (FLAGS)").filter { $0.hasPrefix("* ") } == ["* 2 FETCH (FLAGS ())"])
+        // A new message by B: EXISTS on A's next FETCH.
+        let m = "Subject: m4\r\n\r\nx\r\n"
+        try await b.send("p4 APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
+        _ = try await b.readUntilTagged("p4")
+        #expect(try await a.command("FETCH 2 (FLAGS)").contains("* 4 EXISTS"))
+        // An expunge by B is held back during FETCH and reported by NOOP.
+        _ = try await b.command("STORE 3 +FLAGS.SILENT (\\Deleted)")
+        _ = try await b.command("EXPUNGE")
+        let during = try await a.command("FETCH 2 (FLAGS)")
+        #expect(!during.contains { $0.hasSuffix("EXPUNGE") }, "\(during)")
+        #expect(try await a.command("NOOP").contains("* 3 EXPUNGE"))
+    }
+
     @Test func idleIsToldOfAnLMTPDeliveryWithoutPolling() async throws {
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
