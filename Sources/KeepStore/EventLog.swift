@@ -89,21 +89,21 @@ public final class EventLog: Sendable {
         let fieldsJSON = encode(e.fields)
         do {
             let now = Date().timeIntervalSince1970
-            if let row = try Row.fetchOne(db, sql: """
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT id FROM events
                 WHERE event_id = ? AND database IS ? AND principal IS ? AND time >= ?
                 ORDER BY id DESC LIMIT 1
-                """, arguments: [e.eventID, e.database, e.principal, now - interval]) {
+                """), arguments: [e.eventID, e.database, e.principal, now - interval]) {
                 let id: Int64 = row["id"]
                 try db.execute(sql: "UPDATE events SET repeat_count = repeat_count + 1, last_time = ? WHERE id = ?",
                                arguments: [now, id])
                 return try fetch(db, id: id)!
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO events(event_id, type, source, category, database, principal, time, last_time, message,
                                    fields, repeat_count)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-                """, arguments: [e.eventID, e.type.rawValue, e.source, e.category, e.database, e.principal, now, now,
+                """).execute(arguments: [e.eventID, e.type.rawValue, e.source, e.category, e.database, e.principal, now, now,
                                  e.message, fieldsJSON])
             return try fetch(db, id: db.lastInsertedRowID)!
         }
@@ -153,7 +153,7 @@ public final class EventLog: Sendable {
     }
 
     private static func fetch(_ db: Database, id: Int64) throws -> StoreEvent? {
-        try Row.fetchOne(db, sql: "SELECT * FROM events WHERE id = ?", arguments: [id]).map(event(from:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM events WHERE id = ?"), arguments: [id]).map(event(from:))
     }
 
     private static func event(from row: Row) -> StoreEvent {

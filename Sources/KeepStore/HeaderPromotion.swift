@@ -33,6 +33,8 @@ enum MessageInsertion {
             uid = try MailboxSQL.allocateUIDs(db, folder: &folder, count: 1)
         }
         let modseq = try MailboxSQL.bumpModSeq(db, folder: &folder)
+        // Not a cached statement: its bindings (the whole message, the envelope and structure) would stay in memory
+        // until the next message.
         try db.execute(sql: "INSERT INTO bodies(data) VALUES (?)", arguments: [Data(message)])
         let bodyID = db.lastInsertedRowID
         let origin = origin ?? Origin(replicaID: 1, counter: counter)
@@ -94,7 +96,7 @@ enum MessageInsertion {
             try db.execute(sql: "INSERT OR IGNORE INTO message_header_skips(message_id, name) VALUES (?, ?)",
                            arguments: [messageID, name])
         }
-        try db.execute(sql: "UPDATE messages SET headers_indexed = 1 WHERE id = ?", arguments: [messageID])
+        try db.cachedStatement(sql: "UPDATE messages SET headers_indexed = 1 WHERE id = ?").execute(arguments: [messageID])
     }
 }
 
@@ -113,19 +115,19 @@ extension SQLiteStore {
         let owner = resolved.owner
         return try await resolved.mdb.pool.read { db -> [UInt32]? in
             let record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
-            guard let propid = try Int64.fetchOne(db, sql: """
+            guard let propid = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT propid FROM named_props WHERE kind = 'name' AND guid = ? AND name = ? COLLATE NOCASE
-                """, arguments: [PropertySet.internetHeaders.bytes, name]) else { return nil }
-            let incomplete = try Bool.fetchOne(db, sql: """
+                """), arguments: [PropertySet.internetHeaders.bytes, name]) else { return nil }
+            let incomplete = try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM messages WHERE folder_id = ? AND headers_indexed = 0)
                     OR EXISTS (SELECT 1 FROM message_header_skips s JOIN messages m ON m.id = s.message_id
                                WHERE s.name = ? COLLATE NOCASE AND m.folder_id = ?)
-                """, arguments: [record.id, name, record.id]) ?? true
+                """), arguments: [record.id, name, record.id]) ?? true
             if incomplete { return nil }
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT m.uid AS uid, h.value AS value FROM message_headers h JOIN messages m ON m.id = h.message_id
                 WHERE h.propid = ? AND m.folder_id = ?
-                """, arguments: [propid, record.id])
+                """), arguments: [propid, record.id])
             var uids: Set<UInt32> = []
             for row in rows {
                 let value: String = row["value"]
@@ -144,11 +146,11 @@ extension SQLiteStore {
         let owner = resolved.owner
         return try await resolved.mdb.pool.read { db in
             let record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
-            return try Row.fetchAll(db, sql: """
+            return try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT np.name AS name, h.value AS value FROM message_headers h
                 JOIN messages m ON m.id = h.message_id JOIN named_props np ON np.propid = h.propid
                 WHERE m.folder_id = ? AND m.uid = ? ORDER BY h.rowid
-                """, arguments: [record.id, Int64(uid)]).map { ($0["name"], $0["value"]) }
+                """), arguments: [record.id, Int64(uid)]).map { ($0["name"], $0["value"]) }
         }
     }
 }

@@ -153,9 +153,9 @@ struct QuotaTables {
 
     /// The counts now: from the cache when the highest id has not moved, else counted.
     private func currentCounts(_ db: Database) throws -> NamedPropCounts {
-        let top = try Int.fetchOne(db, sql: "SELECT max(propid) FROM named_props")
+        let top = try Int.fetchOne(db.cachedStatement(sql: "SELECT max(propid) FROM named_props"))
         if let cached = counts.withLock({ $0 }), cached.top == top { return cached }
-        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props") ?? 0
+        let total = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM named_props")) ?? 0
         let fresh = NamedPropCounts(top: top, total: total, byKind: [:])
         counts.withLock { $0 = fresh }
         return fresh
@@ -163,7 +163,7 @@ struct QuotaTables {
 
     private func count(_ db: Database, kind: String, in current: NamedPropCounts) throws -> Int {
         if let n = current.byKind[kind] { return n }
-        let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props WHERE creator_kind = ?", arguments: [kind]) ?? 0
+        let n = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM named_props WHERE creator_kind = ?"), arguments: [kind]) ?? 0
         counts.withLock { $0?.byKind[kind] = n }
         return n
     }
@@ -174,12 +174,12 @@ struct QuotaTables {
         let id: Int64?
         switch key {
         case .lid(let lid):
-            id = try Int64.fetchOne(db, sql: "SELECT propid FROM named_props WHERE kind = 'lid' AND guid = ? AND lid = ?",
+            id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT propid FROM named_props WHERE kind = 'lid' AND guid = ? AND lid = ?"),
                                     arguments: [guid.bytes, Int64(lid)])
         case .name(let name):
-            id = try Int64.fetchOne(db, sql: """
+            id = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT propid FROM named_props WHERE kind = 'name' AND guid = ? AND name = ? COLLATE NOCASE
-                """, arguments: [guid.bytes, name])
+                """), arguments: [guid.bytes, name])
         }
         return id.map { UInt16($0) }
     }
@@ -224,10 +224,10 @@ struct QuotaTables {
         case .lid(let l): (lid, name) = (Int64(l), nil)
         case .name(let n): (lid, name) = (nil, n)
         }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO named_props(propid, guid, kind, lid, name, created_by, creator_kind, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [next, guid.bytes, lid == nil ? "name" : "lid", lid, name, principal.description,
+            """).execute(arguments: [next, guid.bytes, lid == nil ? "name" : "lid", lid, name, principal.description,
                              principal.creatorKind, Date().timeIntervalSince1970])
         counts.withLock { cached in
             guard var c = cached else { return }
@@ -274,16 +274,16 @@ struct QuotaTables {
         // a hole below walks the table and is left for when one exists.
         guard let top else { return Self.firstPropID }
         if top - Self.firstPropID + 1 == total { return top + 1 }
-        return try Int.fetchOne(db, sql: """
+        return try Int.fetchOne(db.cachedStatement(sql: """
             SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM named_props WHERE propid = ?1) THEN ?1
                         ELSE (SELECT min(a.propid) + 1 FROM named_props a
                               WHERE NOT EXISTS (SELECT 1 FROM named_props b WHERE b.propid = a.propid + 1))
                    END
-            """, arguments: [Self.firstPropID]) ?? Self.firstPropID
+            """), arguments: [Self.firstPropID]) ?? Self.firstPropID
     }
 
     static func namedProperty(_ db: Database, id: UInt16) throws -> NamedProperty? {
-        try Row.fetchOne(db, sql: "SELECT * FROM named_props WHERE propid = ?", arguments: [Int64(id)])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM named_props WHERE propid = ?"), arguments: [Int64(id)])
             .flatMap(namedProperty(from:))
     }
 
@@ -307,13 +307,13 @@ struct QuotaTables {
     /// The replica id of `guid`; with `create`, a new one is allocated for `principal` when there is none.
     /// Lookups never allocate.
     func replicaID(_ db: Database, guid: UUID, create: Bool, principal: Principal) throws -> UInt16? {
-        if let id = try Int64.fetchOne(db, sql: "SELECT replid FROM replids WHERE guid = ?", arguments: [guid.bytes]) {
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT replid FROM replids WHERE guid = ?"), arguments: [guid.bytes]) {
             return UInt16(id)
         }
         guard create else { return nil }
         // Both from the creator index (the store's own registrations are few).
-        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM replids INDEXED BY replids_creator") ?? 0
-        let system = try Int.fetchOne(db, sql: "SELECT count(*) FROM replids WHERE creator_kind = 'system'") ?? 0
+        let total = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM replids INDEXED BY replids_creator")) ?? 0
+        let system = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM replids WHERE creator_kind = 'system'")) ?? 0
         let counted = total - system
         let tableFull = total >= Self.maxReplID
         let overQuota = principal != .system && counted >= quotas.replids
@@ -331,11 +331,11 @@ struct QuotaTables {
                          "user": principal.description, "guid": guid.uuidString]))
             throw StoreError.replicaIDQuotaReached(database: database, quota: quota)
         }
-        let next = (try Int.fetchOne(db, sql: "SELECT max(replid) FROM replids")).map { $0 + 1 } ?? 1
+        let next = (try Int.fetchOne(db.cachedStatement(sql: "SELECT max(replid) FROM replids"))).map { $0 + 1 } ?? 1
         guard next <= Self.maxReplID else { throw StoreError.corrupt("replica ids exhausted in \(database)") }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO replids(replid, guid, created_by, creator_kind, created_at) VALUES (?, ?, ?, ?, ?)
-            """, arguments: [next, guid.bytes, principal.description, principal.creatorKind,
+            """).execute(arguments: [next, guid.bytes, principal.description, principal.creatorKind,
                              Date().timeIntervalSince1970])
         if principal != .system, counted + 1 >= quotas.replids - Self.warningMargin {
             let current = counted + 1

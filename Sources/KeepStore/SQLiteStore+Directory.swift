@@ -40,10 +40,10 @@ extension SQLiteStore {
     }
 
     private static func lookUp(_ db: Database, user name: String) throws -> (UserInfo, DatabaseRecord)? {
-        try Row.fetchOne(db, sql: """
+        try Row.fetchOne(db.cachedStatement(sql: """
             SELECT u.name AS user_name, \(DatabaseRecord.columns)
             FROM users u JOIN databases d ON d.name = u.database WHERE u.name = ?
-            """, arguments: [name]).map { row in
+            """), arguments: [name]).map { row in
                 let record = DatabaseRecord(row: row)
                 return (UserInfo(name: row["user_name"], database: record.name), record)
             }
@@ -73,7 +73,7 @@ extension SQLiteStore {
 
     public func authenticate(user: String, password: String) async throws -> UserInfo? {
         let found = try await directory.read { db -> (UserInfo, password: String)? in
-            try Row.fetchOne(db, sql: "SELECT name, database, password FROM users WHERE name = ?", arguments: [user])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT name, database, password FROM users WHERE name = ?"), arguments: [user])
                 .map { (UserInfo(name: $0["name"], database: $0["database"]), $0["password"]) }
         }
         let hasher = self.hasher
@@ -86,7 +86,7 @@ extension SQLiteStore {
         if !cached { cache.remember(user: found.0.name, password: password, storedHash: found.password) }
         // Only a right password learns that the mailbox is unavailable.
         let mounted = try await directory.read { db in
-            try Bool.fetchOne(db, sql: "SELECT mounted FROM databases WHERE name = ?", arguments: [found.0.database])
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT mounted FROM databases WHERE name = ?"), arguments: [found.0.database])
         }
         guard mounted != false else { throw StoreError.databaseUnavailable(found.0.database) }
         return found.0
@@ -105,12 +105,12 @@ extension SQLiteStore {
                 guard found.mounted else { throw StoreError.databaseUnavailable(found.name) }
                 databaseName = found.name
             } else {
-                guard let first = try String.fetchOne(db, sql: """
+                guard let first = try String.fetchOne(db.cachedStatement(sql: """
                     SELECT name FROM databases WHERE kind = 'private' ORDER BY id LIMIT 1
-                    """) else { throw StoreError.noSuchDatabase("(no private database)") }
+                    """)) else { throw StoreError.noSuchDatabase("(no private database)") }
                 databaseName = first
             }
-            if let existing = try String.fetchOne(db, sql: "SELECT name FROM users WHERE name = ?", arguments: [name]) {
+            if let existing = try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM users WHERE name = ?"), arguments: [name]) {
                 throw StoreError.userExists(existing)
             }
             try db.execute(sql: "INSERT INTO users(name, password, database, created_at) VALUES (?, ?, ?, ?)",
@@ -146,7 +146,7 @@ extension SQLiteStore {
         let resolved: ResolvedUser?
         do { resolved = try await resolve(user: name) } catch StoreError.noSuchUser { resolved = nil }
         let removed = try await directory.write { db in
-            try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM users WHERE name = ?").execute(arguments: [name])
             return db.changesCount
         }
         guard removed > 0 else { throw StoreError.noSuchUser(name) }
@@ -161,14 +161,14 @@ extension SQLiteStore {
 
     public func listUsers() async throws -> [UserInfo] {
         try await directory.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, database FROM users ORDER BY name COLLATE NOCASE")
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT name, database FROM users ORDER BY name COLLATE NOCASE"))
                 .map { UserInfo(name: $0["name"], database: $0["database"]) }
         }
     }
 
     public func user(named name: String) async throws -> UserInfo? {
         try await directory.read { db in
-            try Row.fetchOne(db, sql: "SELECT name, database FROM users WHERE name = ?", arguments: [name])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT name, database FROM users WHERE name = ?"), arguments: [name])
                 .map { UserInfo(name: $0["name"], database: $0["database"]) }
         }
     }
@@ -177,7 +177,7 @@ extension SQLiteStore {
     private func deleteMailbox(of user: ResolvedUser) async throws {
         let owner = user.owner
         let folders = try await user.mdb.pool.write { db -> [Int64] in
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM folders WHERE owner = ?", arguments: [owner])
+            let ids = try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM folders WHERE owner = ?"), arguments: [owner])
             for id in ids { try Self.deleteFolderRows(db, folderID: id) }
             return ids
         }
@@ -192,7 +192,7 @@ extension SQLiteStore {
         try Self.validateDatabaseName(name)
         let guid = UUID().uuidString
         try await directory.write { db in
-            if let existing = try String.fetchOne(db, sql: "SELECT name FROM databases WHERE name = ?",
+            if let existing = try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM databases WHERE name = ?"),
                                                   arguments: [name]) {
                 throw StoreError.databaseExists(existing)
             }
@@ -206,7 +206,7 @@ extension SQLiteStore {
 
     public func listDatabases() async throws -> [DatabaseInfo] {
         try await directory.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(DatabaseRecord.columns) FROM databases d ORDER BY d.id")
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(DatabaseRecord.columns) FROM databases d ORDER BY d.id"))
                 .map { DatabaseRecord(row: $0).info }
         }
     }
@@ -214,7 +214,7 @@ extension SQLiteStore {
     /// A value from the directory's server state (e.g. `server_guid`).
     public func serverState(_ key: String) async throws -> String? {
         try await directory.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM server_state WHERE key = ?", arguments: [key])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_state WHERE key = ?"), arguments: [key])
         }
     }
 
@@ -225,7 +225,7 @@ extension SQLiteStore {
                 try db.execute(sql: "INSERT OR REPLACE INTO server_state(key, value) VALUES (?, ?)",
                                arguments: [key, value])
             } else {
-                try db.execute(sql: "DELETE FROM server_state WHERE key = ?", arguments: [key])
+                try db.cachedStatement(sql: "DELETE FROM server_state WHERE key = ?").execute(arguments: [key])
             }
         }
     }

@@ -89,7 +89,7 @@ extension SQLiteStore {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
 
         let folders = try await resolved.mdb.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(MailboxSQL.folderColumns) FROM folders WHERE owner = ? ORDER BY name",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(MailboxSQL.folderColumns) FROM folders WHERE owner = ? ORDER BY name"),
                              arguments: [owner]).map(FolderRecord.init(row:))
         }
         var folderLines = Data()
@@ -104,18 +104,18 @@ extension SQLiteStore {
             let (lines, written) = try await resolved.mdb.pool.read { db -> (Data, Int) in
                 var lines = Data()
                 var written = 0
-                let guids = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT replid, guid FROM replids")
+                let guids = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db.cachedStatement(sql: "SELECT replid, guid FROM replids"))
                     .compactMap { row -> (Int64, UUID)? in
                         UUID(bytes: row["guid"]).map { (row["replid"], $0) }
                     })
                 let keywords = try MessageSQL.keywordsOfFolder(db, folderID: folder.id)
                 let dateFormatter = ISO8601DateFormatter()
                 dateFormatter.formatOptions = [.withInternetDateTime]
-                let rows = try Row.fetchCursor(db, sql: """
+                let rows = try Row.fetchCursor(db.cachedStatement(sql: """
                     SELECT m.id AS id, m.uid AS uid, m.flags AS flags, m.internal_date AS internal_date,
                            m.origin_replid AS origin_replid, m.origin_counter AS origin_counter, b.data AS data
                     FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? ORDER BY m.uid
-                    """, arguments: [folder.id])
+                    """), arguments: [folder.id])
                 while let row = try rows.next() {
                     let file = String(format: "%06d.eml", start + written + 1)
                     let data: Data = row["data"]
@@ -251,10 +251,10 @@ extension SQLiteStore {
                     } catch StoreError.replicaIDQuotaReached {
                         origin = nil
                     }
-                    if let origin, try Bool.fetchOne(db, sql: """
+                    if let origin, try Bool.fetchOne(db.cachedStatement(sql: """
                         SELECT EXISTS (SELECT 1 FROM messages WHERE folder_id = ? AND origin_replid = ?
                                        AND origin_counter = ?)
-                        """, arguments: [folder.id, Int64(origin.replicaID), Int64(origin.counter)]) == true {
+                        """), arguments: [folder.id, Int64(origin.replicaID), Int64(origin.counter)]) == true {
                         return (false, false, 0)
                     }
                 }

@@ -36,18 +36,26 @@ enum MailboxSQL {
     static let folderColumns = "id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use"
 
     static func folder(_ db: Database, owner: String, name: String) throws -> FolderRecord? {
-        try Row.fetchOne(db, sql: "SELECT \(folderColumns) FROM folders WHERE owner = ? AND name = ?",
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(folderColumns) FROM folders WHERE owner = ? AND name = ?"),
                          arguments: [owner, name]).map(FolderRecord.init(row:))
     }
 
     static func folder(_ db: Database, owner: String, id: StoreID) throws -> FolderRecord? {
-        try Row.fetchOne(db, sql: "SELECT \(folderColumns) FROM folders WHERE owner = ? AND id = ?",
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(folderColumns) FROM folders WHERE owner = ? AND id = ?"),
                          arguments: [owner, Int64(bitPattern: id.rawValue)]).map(FolderRecord.init(row:))
     }
 
     static func requireFolder(_ db: Database, owner: String, name: String) throws -> FolderRecord {
         guard let folder = try folder(db, owner: owner, name: name) else { throw StoreError.noSuchFolder(name) }
         return folder
+    }
+
+    /// `requireFolder` inside a write transaction, creating INBOX when it is the folder asked for and missing (every
+    /// user has one; it is made on first use).
+    static func requireFolderCreatingInbox(_ db: Database, owner: String, name: String) throws -> FolderRecord {
+        if let folder = try folder(db, owner: owner, name: name) { return folder }
+        guard name == FolderName.inbox else { throw StoreError.noSuchFolder(name) }
+        return try insertFolder(db, owner: owner, name: name, specialUse: nil)
     }
 
     static func requireFolder(_ db: Database, owner: String, id: StoreID) throws -> FolderRecord {
@@ -57,20 +65,20 @@ enum MailboxSQL {
 
     /// Takes `count` values of the database's 48-bit counter; returns the first.
     static func allocateCounter(_ db: Database, count: Int = 1) throws -> UInt64 {
-        guard let first = try Int64.fetchOne(db, sql: "SELECT counter FROM meta WHERE id = 1") else {
+        guard let first = try Int64.fetchOne(db.cachedStatement(sql: "SELECT counter FROM meta WHERE id = 1")) else {
             throw StoreError.corrupt("mailbox database has no meta row")
         }
         guard first + Int64(count) < (1 << 48) else { throw StoreError.corrupt("store id counter exhausted") }
-        try db.execute(sql: "UPDATE meta SET counter = counter + ? WHERE id = 1", arguments: [count])
+        try db.cachedStatement(sql: "UPDATE meta SET counter = counter + ? WHERE id = 1").execute(arguments: [count])
         return UInt64(first)
     }
 
     /// A new UIDVALIDITY: the current time in seconds, but always above every value this database gave before.
     static func allocateUIDValidity(_ db: Database) throws -> UInt32 {
-        let next = try Int64.fetchOne(db, sql: "SELECT next_uidvalidity FROM meta WHERE id = 1") ?? 1
+        let next = try Int64.fetchOne(db.cachedStatement(sql: "SELECT next_uidvalidity FROM meta WHERE id = 1")) ?? 1
         var value = max(next, Int64(Date().timeIntervalSince1970)) & 0xFFFF_FFFF
         if value == 0 { value = 1 }
-        try db.execute(sql: "UPDATE meta SET next_uidvalidity = ? WHERE id = 1", arguments: [value + 1])
+        try db.cachedStatement(sql: "UPDATE meta SET next_uidvalidity = ? WHERE id = 1").execute(arguments: [value + 1])
         return UInt32(value)
     }
 
@@ -78,11 +86,11 @@ enum MailboxSQL {
         -> FolderRecord
     {
         let id = StoreID(replicaID: 1, counter: try allocateCounter(db))
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO folders(id, owner, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use,
                                 created_at)
             VALUES (?, ?, ?, ?, 1, 1, 1, ?, ?)
-            """, arguments: [Int64(bitPattern: id.rawValue), owner, name, Int64(try allocateUIDValidity(db)),
+            """).execute(arguments: [Int64(bitPattern: id.rawValue), owner, name, Int64(try allocateUIDValidity(db)),
                              specialUse?.rawValue, Date().timeIntervalSince1970])
         return try requireFolder(db, owner: owner, id: id)
     }
@@ -102,7 +110,7 @@ enum MailboxSQL {
             throw StoreError.corrupt("UID space of \(folder.name) exhausted")
         }
         folder.uidNext = first + UInt32(count)
-        try db.execute(sql: "UPDATE folders SET uidnext = ? WHERE id = ?", arguments: [Int64(folder.uidNext), folder.id])
+        try db.cachedStatement(sql: "UPDATE folders SET uidnext = ? WHERE id = ?").execute(arguments: [Int64(folder.uidNext), folder.id])
         return first
     }
 
@@ -137,11 +145,11 @@ extension SQLiteStore {
 
     /// Deletes a folder's messages, tombstones, keywords and no longer referenced bodies, then the folder.
     static func deleteFolderRows(_ db: Database, folderID: Int64) throws {
-        let bodies = try Int64.fetchAll(db, sql: "SELECT DISTINCT body_id FROM messages WHERE folder_id = ?",
+        let bodies = try Int64.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT body_id FROM messages WHERE folder_id = ?"),
                                         arguments: [folderID])
-        try db.execute(sql: "DELETE FROM messages WHERE folder_id = ?", arguments: [folderID])
-        try db.execute(sql: "DELETE FROM expunged WHERE folder_id = ?", arguments: [folderID])
-        try db.execute(sql: "DELETE FROM folders WHERE id = ?", arguments: [folderID])
+        try db.cachedStatement(sql: "DELETE FROM messages WHERE folder_id = ?").execute(arguments: [folderID])
+        try db.cachedStatement(sql: "DELETE FROM expunged WHERE folder_id = ?").execute(arguments: [folderID])
+        try db.cachedStatement(sql: "DELETE FROM folders WHERE id = ?").execute(arguments: [folderID])
         try MailboxSQL.deleteUnreferencedBodies(db, candidates: bodies)
     }
 
@@ -149,8 +157,8 @@ extension SQLiteStore {
         let resolved = try await resolve(user: user)
         let owner = resolved.owner
         var folders = try await resolved.mdb.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(MailboxSQL.folderColumns) FROM folders WHERE owner = ? "
-                             + "ORDER BY name <> 'INBOX', name",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(MailboxSQL.folderColumns) FROM folders WHERE owner = ? "
+                                                + "ORDER BY name <> 'INBOX', name"),
                              arguments: [owner]).map { FolderRecord(row: $0).info }
         }
         if !folders.contains(where: { $0.name == FolderName.inbox }) {
@@ -180,9 +188,9 @@ extension SQLiteStore {
         let deleted = try await resolved.mdb.pool.write { db in
             let folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
             let (lower, upper) = FolderName.childRange(of: canonical)
-            if try Bool.fetchOne(db, sql: """
+            if try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM folders WHERE owner = ? AND name >= ? AND name < ?)
-                """, arguments: [owner, lower, upper]) == true {
+                """), arguments: [owner, lower, upper]) == true {
                 throw StoreError.folderHasChildren(canonical)
             }
             try Self.deleteFolderRows(db, folderID: folder.id)
@@ -210,7 +218,7 @@ extension SQLiteStore {
                 // stay where they are.
                 try Self.createMissingParents(db, owner: owner, of: target)
                 var destination = try MailboxSQL.insertFolder(db, owner: owner, name: target, specialUse: nil)
-                let uids = try Int64.fetchAll(db, sql: "SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid",
+                let uids = try Int64.fetchAll(db.cachedStatement(sql: "SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid"),
                                               arguments: [folder.id])
                 let modseq = try MailboxSQL.bumpModSeq(db, folder: &folder)
                 destination.uidNext = folder.uidNext
@@ -227,9 +235,9 @@ extension SQLiteStore {
             }
 
             let (lower, upper) = FolderName.childRange(of: source)
-            let children = try Row.fetchAll(db, sql: """
+            let children = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, name FROM folders WHERE owner = ? AND name >= ? AND name < ?
-                """, arguments: [owner, lower, upper])
+                """), arguments: [owner, lower, upper])
             var renames: [(id: Int64, name: String)] = [(folder.id, target)]
             for child in children {
                 let name: String = child["name"]
@@ -244,7 +252,7 @@ extension SQLiteStore {
                 }
             }
             for rename in renames {
-                try db.execute(sql: "UPDATE folders SET name = ? WHERE id = ?", arguments: [rename.name, rename.id])
+                try db.cachedStatement(sql: "UPDATE folders SET name = ? WHERE id = ?").execute(arguments: [rename.name, rename.id])
             }
             try Self.createMissingParents(db, owner: owner, of: target)
             return []
@@ -271,24 +279,40 @@ extension SQLiteStore {
         let owner = resolved.owner
         try await resolved.mdb.pool.write { db in
             let folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
-            try db.execute(sql: "UPDATE folders SET subscribed = ? WHERE id = ?", arguments: [subscribed, folder.id])
+            try db.cachedStatement(sql: "UPDATE folders SET subscribed = ? WHERE id = ?").execute(arguments: [subscribed, folder.id])
+        }
+    }
+
+    /// Runs `body` in one read of `user`'s folder `canonical`; a missing INBOX is created first (a write only then,
+    /// so that SELECT and STATUS do not queue behind the database's writer).
+    private func readFolder<T: Sendable>(user: String, name canonical: String,
+                                         _ body: @escaping @Sendable (Database, FolderRecord) throws -> T) async throws -> T {
+        let read: T? = try await readMailbox(user: user) { db, resolved in
+            guard let folder = try MailboxSQL.folder(db, owner: resolved.owner, name: canonical) else {
+                if canonical == FolderName.inbox { return nil }
+                throw StoreError.noSuchFolder(canonical)
+            }
+            return try body(db, folder)
+        }
+        if let read { return read }
+        let resolved = try await resolve(user: user)
+        let owner = resolved.owner
+        _ = try await ensureInbox(resolved)
+        return try await resolved.mdb.pool.read { db in
+            try body(db, try MailboxSQL.requireFolder(db, owner: owner, name: canonical))
         }
     }
 
     public func folderStatus(user: String, name: String) async throws -> FolderStatus {
         let canonical = try FolderName.canonical(name)
-        let resolved = try await resolve(user: user)
-        if canonical == FolderName.inbox { try await ensureInbox(resolved) }
-        let owner = resolved.owner
-        return try await resolved.mdb.pool.read { db in
-            let folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
-            let row = try Row.fetchOne(db, sql: """
+        return try await readFolder(user: user, name: canonical) { db, folder in
+            let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT count(*) AS messages,
                        coalesce(sum(flags & 1 = 0), 0) AS unseen,
                        coalesce(sum(flags & 8 <> 0), 0) AS deleted,
                        coalesce(sum(size), 0) AS size
                 FROM messages WHERE folder_id = ?
-                """, arguments: [folder.id])!
+                """), arguments: [folder.id])!
             return FolderStatus(messages: row["messages"], unseen: row["unseen"], deleted: row["deleted"],
                                 size: row["size"], uidNext: folder.uidNext, uidValidity: folder.uidValidity,
                                 highestModSeq: folder.highestModSeq)
@@ -297,14 +321,10 @@ extension SQLiteStore {
 
     public func openFolder(user: String, name: String) async throws -> FolderSnapshot {
         let canonical = try FolderName.canonical(name)
-        let resolved = try await resolve(user: user)
-        if canonical == FolderName.inbox { try await ensureInbox(resolved) }
-        let owner = resolved.owner
-        return try await resolved.mdb.pool.read { db in
-            let folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
-            let rows = try Row.fetchAll(db, sql: """
+        return try await readFolder(user: user, name: canonical) { db, folder in
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, uid, modseq, flags FROM messages WHERE folder_id = ? ORDER BY uid
-                """, arguments: [folder.id])
+                """), arguments: [folder.id])
             let keywords = try MessageSQL.keywordsOfFolder(db, folderID: folder.id)
             let messages = rows.map { row -> MessageSummary in
                 let id: Int64 = row["id"]

@@ -87,15 +87,15 @@ extension SQLiteStore {
     /// Sets the mount state (and quotas when given) and bumps the generation so that other processes reopen.
     private static func writeMount(_ db: Database, name: String, mounted: Bool, quotas: DatabaseQuotas?) throws {
         if let quotas {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE databases SET mounted = ?, mount_generation = mount_generation + 1, named_props_quota = ?,
                     replids_quota = ?, unauthenticated_named_props_quota = ?
                 WHERE name = ?
-                """, arguments: [mounted, quotas.namedProps, quotas.replids, quotas.unauthenticatedNamedProps, name])
+                """).execute(arguments: [mounted, quotas.namedProps, quotas.replids, quotas.unauthenticatedNamedProps, name])
         } else {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE databases SET mounted = ?, mount_generation = mount_generation + 1 WHERE name = ?
-                """, arguments: [mounted, name])
+                """).execute(arguments: [mounted, name])
         }
     }
 
@@ -104,12 +104,12 @@ extension SQLiteStore {
     public func removeDatabase(name: String) async throws {
         let canonical = try await directory.write { db -> String in
             guard let record = try DatabaseRecord.fetch(db, name: name) else { throw StoreError.noSuchDatabase(name) }
-            let users = try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE database = ?",
+            let users = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM users WHERE database = ?"),
                                          arguments: [record.name]) ?? 0
-            let moves = try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox_moves WHERE source = ? OR target = ?",
+            let moves = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM mailbox_moves WHERE source = ? OR target = ?"),
                                          arguments: [record.name, record.name]) ?? 0
             guard users + moves == 0 else { throw StoreError.databaseNotEmpty(record.name, users: users + moves) }
-            try db.execute(sql: "DELETE FROM databases WHERE name = ?", arguments: [record.name])
+            try db.cachedStatement(sql: "DELETE FROM databases WHERE name = ?").execute(arguments: [record.name])
             return record.name
         }
         try await closeDatabase(named: canonical)
@@ -130,14 +130,14 @@ extension SQLiteStore {
     public func databaseStats(name: String) async throws -> DatabaseStats {
         let (record, users) = try await directory.read { db -> (DatabaseRecord, Int) in
             guard let record = try DatabaseRecord.fetch(db, name: name) else { throw StoreError.noSuchDatabase(name) }
-            return (record, try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE database = ?",
+            return (record, try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM users WHERE database = ?"),
                                              arguments: [record.name]) ?? 0)
         }
         let mdb = try await mailboxDatabase(record)
         let (database, quotas) = (mdb.name, mdb.quotas)
         var stats = try await mdb.pool.read { db -> DatabaseStats in
             var stats = try QuotaTables.stats(db, database: database, quotas: quotas)
-            stats.messages = try Int.fetchOne(db, sql: "SELECT count(*) FROM messages") ?? 0
+            stats.messages = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM messages")) ?? 0
             return stats
         }
         stats.users = users
@@ -157,12 +157,12 @@ extension SQLiteStore {
     public func compactDatabase(name: String) async throws -> Int {
         let mdb = try await mailboxDatabase(named: name)
         let reclaimed = try await mdb.pool.write { db -> Int in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 DELETE FROM named_props
                 WHERE guid IN (?, ?)
                   AND NOT EXISTS (SELECT 1 FROM message_keywords k WHERE k.propid = named_props.propid)
                   AND NOT EXISTS (SELECT 1 FROM message_headers h WHERE h.propid = named_props.propid)
-                """, arguments: [PropertySet.publicStrings.bytes, PropertySet.internetHeaders.bytes])
+                """).execute(arguments: [PropertySet.publicStrings.bytes, PropertySet.internetHeaders.bytes])
             return db.changesCount
         }
         logger.info("compacted mailbox database \(mdb.name): \(reclaimed) named properties reclaimed")

@@ -5,14 +5,14 @@ import GRDB
 enum MessageSQL {
     /// Keyword names of every message of a folder, keyed by message id, in property-id order.
     static func keywordsOfFolder(_ db: Database, folderID: Int64) throws -> [Int64: [String]] {
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT mk.message_id AS message_id, np.name AS name
             FROM message_keywords mk
             JOIN messages m ON m.id = mk.message_id
             JOIN named_props np ON np.propid = mk.propid
             WHERE m.folder_id = ?
             ORDER BY mk.message_id, mk.propid
-            """, arguments: [folderID])
+            """), arguments: [folderID])
         var result: [Int64: [String]] = [:]
         for row in rows { result[row["message_id"], default: []].append(row["name"]) }
         return result
@@ -61,17 +61,17 @@ enum MessageSQL {
 
     /// Copies a message's keywords, promoted header values and header skips to another message (COPY).
     static func copyIndexRows(_ db: Database, from source: Int64, to target: Int64) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO message_keywords(message_id, propid) SELECT ?, propid FROM message_keywords WHERE message_id = ?
-            """, arguments: [target, source])
-        try db.execute(sql: """
+            """).execute(arguments: [target, source])
+        try db.cachedStatement(sql: """
             INSERT INTO message_headers(message_id, propid, value)
             SELECT ?, propid, value FROM message_headers WHERE message_id = ? ORDER BY rowid
-            """, arguments: [target, source])
-        try db.execute(sql: """
+            """).execute(arguments: [target, source])
+        try db.cachedStatement(sql: """
             INSERT INTO message_header_skips(message_id, name) SELECT ?, name FROM message_header_skips
             WHERE message_id = ?
-            """, arguments: [target, source])
+            """).execute(arguments: [target, source])
     }
 
     static func summary(uid: Int64, flags: Int, keywords: [UInt16], modseq: UInt64,
@@ -90,10 +90,10 @@ enum MessageSQL {
         guard let lowest = sorted.first, let highest = sorted.last else { return [] }
         if sorted.count > 1_000 {
             // A large set (e.g. 1:*): one range scan, filtered here, beats many IN lists.
-            return try Row.fetchAll(db, sql: """
+            return try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, uid, flags, modseq\(extraColumns) FROM messages
                 WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid
-                """, arguments: [folderID, Int64(lowest), Int64(highest)])
+                """), arguments: [folderID, Int64(lowest), Int64(highest)])
                 .filter { wanted.contains(UInt32(truncatingIfNeeded: $0["uid"] as Int64)) }
         }
         for chunk in sorted.chunked(500) {
@@ -114,18 +114,18 @@ extension SQLiteStore {
         return try await readMailbox(user: user) { db, resolved in
             let record = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
             let since = Int64(clamping: sinceModSeq)
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, uid, flags, modseq FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid
-                """, arguments: [record.id, since])
+                """), arguments: [record.id, since])
             let keywords = try MessageSQL.keywordIDs(db, messageIDs: rows.map { $0["id"] })
             let names = try MessageSQL.keywordNames(db, ids: Set(keywords.values.joined()))
             let changed = rows.map { row in
                 MessageSQL.summary(uid: row["uid"], flags: row["flags"], keywords: keywords[row["id"]] ?? [],
                                    modseq: UInt64(row["modseq"] as Int64), names: names)
             }
-            let expunged = try Int64.fetchAll(db, sql: """
+            let expunged = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid
-                """, arguments: [record.id, since]).map { UInt32(truncatingIfNeeded: $0) }
+                """), arguments: [record.id, since]).map { UInt32(truncatingIfNeeded: $0) }
             return FolderChanges(highestModSeq: record.highestModSeq, uidNext: record.uidNext, changed: changed,
                                  expunged: expunged)
         }
@@ -162,7 +162,7 @@ extension SQLiteStore {
                 }
                 if needs.contains(.raw) {
                     let bodyID: Int64 = row["body_id"]
-                    guard let bytes = try Data.fetchOne(db, sql: "SELECT data FROM bodies WHERE id = ?",
+                    guard let bytes = try Data.fetchOne(db.cachedStatement(sql: "SELECT data FROM bodies WHERE id = ?"),
                                                         arguments: [bodyID])
                     else { throw StoreError.corrupt("message \(summary.uid) has no body") }
                     data.raw = [UInt8](bytes)
@@ -180,7 +180,6 @@ extension SQLiteStore {
         }
         let canonical = try FolderName.canonical(name)
         let resolved = try await resolve(user: user)
-        if canonical == FolderName.inbox { try await ensureInbox(resolved) }
         let owner = resolved.owner
         let index = MessageIndex(indexing: message)
         let date = (internalDate ?? Date()).timeIntervalSince1970
@@ -188,8 +187,8 @@ extension SQLiteStore {
         let tables = resolved.mdb.quotaTables(pending)
         let maxNewNames = options.maxNewNamedPropsPerMessage
         do {
-            let (result, notice) = try await resolved.mdb.pool.write { db -> (AppendResult, FolderChangeNotice) in
-                var folder = try MailboxSQL.requireFolder(db, owner: owner, name: canonical)
+            let (result, notice) = try await resolved.mdb.write { db -> (AppendResult, FolderChangeNotice) in
+                var folder = try MailboxSQL.requireFolderCreatingInbox(db, owner: owner, name: canonical)
                 let keywordIDs = try MessageSQL.keywordIDs(db, keywords: flags.keywords, create: true,
                                                            principal: principal, tables: tables)
                 let (_, uid, _) = try MessageInsertion.insert(
@@ -224,7 +223,7 @@ extension SQLiteStore {
         let pending = PendingEvents()
         let tables = resolved.mdb.quotaTables(pending)
         do {
-            let (result, notice) = try await resolved.mdb.pool.write { db -> (StoreFlagsResult, FolderChangeNotice?) in
+            let (result, notice) = try await resolved.mdb.write { db -> (StoreFlagsResult, FolderChangeNotice?) in
                 var record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
                 let rows = try MessageSQL.messages(db, folderID: record.id, uids: uids)
                 let given = try MessageSQL.keywordIDs(db, keywords: flags.keywords, create: operation != .remove,
@@ -284,16 +283,16 @@ extension SQLiteStore {
     public func expunge(user: String, folder: StoreID, uids: [UInt32]?) async throws -> [UInt32] {
         let resolved = try await resolve(user: user)
         let owner = resolved.owner
-        let (expunged, notice) = try await resolved.mdb.pool.write { db -> ([UInt32], FolderChangeNotice?) in
+        let (expunged, notice) = try await resolved.mdb.write { db -> ([UInt32], FolderChangeNotice?) in
             var record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
             let candidates: [Row]
             if let uids {
                 candidates = try MessageSQL.messages(db, folderID: record.id, uids: uids, extraColumns: ", body_id")
             } else {
-                candidates = try Row.fetchAll(db, sql: """
+                candidates = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT id, uid, flags, modseq, body_id FROM messages WHERE folder_id = ? AND flags & 8 <> 0
                     ORDER BY uid
-                    """, arguments: [record.id])
+                    """), arguments: [record.id])
             }
             let doomed = candidates.filter { SystemFlags(rawValue: $0["flags"]).contains(.deleted) }
             guard !doomed.isEmpty else { return ([], nil) }
@@ -311,7 +310,7 @@ extension SQLiteStore {
         for row in rows {
             let id: Int64 = row["id"]
             let uid: Int64 = row["uid"]
-            try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [id])
+            try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ?").execute(arguments: [id])
             try db.execute(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)",
                            arguments: [folderID, uid, Int64(modseq)])
         }
@@ -333,11 +332,10 @@ extension SQLiteStore {
                           move: Bool) async throws -> CopyResult {
         let target = try FolderName.canonical(destination)
         let resolved = try await resolve(user: user)
-        if target == FolderName.inbox { try await ensureInbox(resolved) }
         let owner = resolved.owner
-        let (result, notices) = try await resolved.mdb.pool.write { db -> (CopyResult, [FolderChangeNotice]) in
+        let (result, notices) = try await resolved.mdb.write { db -> (CopyResult, [FolderChangeNotice]) in
             var source = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
-            var dest = try MailboxSQL.requireFolder(db, owner: owner, name: target)
+            var dest = try MailboxSQL.requireFolderCreatingInbox(db, owner: owner, name: target)
             let rows = try MessageSQL.messages(db, folderID: source.id, uids: uids)
             guard !rows.isEmpty else { return (CopyResult(uidValidity: dest.uidValidity, mapping: []), []) }
             let sameFolder = source.id == dest.id
@@ -366,14 +364,14 @@ extension SQLiteStore {
                     let newUID = firstUID + UInt32(offset)
                     let counter = firstCounter + UInt64(offset)
                     let newID = Int64(bitPattern: StoreID(replicaID: 1, counter: counter).rawValue)
-                    try db.execute(sql: """
+                    try db.cachedStatement(sql: """
                         INSERT INTO messages(id, folder_id, uid, modseq, flags, internal_date, size, envelope,
                                              bodystructure, body, body_id, origin_replid, origin_counter,
                                              headers_indexed)
                         SELECT ?, ?, ?, ?, flags, internal_date, size, envelope, bodystructure, body, body_id, 1, ?,
                                headers_indexed
                         FROM messages WHERE id = ?
-                        """, arguments: [newID, dest.id, Int64(newUID), Int64(destModSeq), Int64(counter), id])
+                        """).execute(arguments: [newID, dest.id, Int64(newUID), Int64(destModSeq), Int64(counter), id])
                     try MessageSQL.copyIndexRows(db, from: id, to: newID)
                     mapping.append((UInt32(truncatingIfNeeded: uid), newUID))
                 }

@@ -53,7 +53,7 @@ extension SQLiteStore {
     {
         // 1. Register (or find) the move in the directory.
         let plan = try await directory.write { db -> (user: String, source: String, target: String, resumed: Bool) in
-            guard let row = try Row.fetchOne(db, sql: "SELECT name, database FROM users WHERE name = ?",
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT name, database FROM users WHERE name = ?"),
                                              arguments: [user]) else { throw StoreError.noSuchUser(user) }
             let name: String = row["name"]
             let current: String = row["database"]
@@ -63,7 +63,7 @@ extension SQLiteStore {
             guard target.kind == .private else {
                 throw MailboxMoveError(user: name, reason: "\(target.name) is a public database")
             }
-            if let pending = try Row.fetchOne(db, sql: "SELECT source, target FROM mailbox_moves WHERE user = ?",
+            if let pending = try Row.fetchOne(db.cachedStatement(sql: "SELECT source, target FROM mailbox_moves WHERE user = ?"),
                                               arguments: [name]) {
                 let pendingTarget: String = pending["target"]
                 guard pendingTarget.caseInsensitiveCompare(target.name) == .orderedSame else {
@@ -103,7 +103,7 @@ extension SQLiteStore {
                     let oldFolders = try source.pool.write { src -> [StoreID] in
                         // Another process may have finished the move meanwhile.
                         let current = try directory.read { db in
-                            try String.fetchOne(db, sql: "SELECT database FROM users WHERE name = ?",
+                            try String.fetchOne(db.cachedStatement(sql: "SELECT database FROM users WHERE name = ?"),
                                                 arguments: [plan.user])
                         }
                         let folderIDs = try Int64.fetchAll(src, sql: "SELECT id FROM folders WHERE owner = ?",
@@ -127,7 +127,7 @@ extension SQLiteStore {
                         try tgt.execute(sql: "DELETE FROM moves_in WHERE owner = ?", arguments: [owner])
                     }
                     try directory.write { db in
-                        try db.execute(sql: "DELETE FROM mailbox_moves WHERE user = ?", arguments: [plan.user])
+                        try db.cachedStatement(sql: "DELETE FROM mailbox_moves WHERE user = ?").execute(arguments: [plan.user])
                     }
                     return (result, oldFolders)
                 }
@@ -152,10 +152,10 @@ extension SQLiteStore {
             // Failed before the switch (e.g. the target's keyword quota): the source is intact, so the move is
             // forgotten and may be retried, or another target chosen.
             let forgotten = try? await directory.write { db -> Bool in
-                let current = try String.fetchOne(db, sql: "SELECT database FROM users WHERE name = ?",
+                let current = try String.fetchOne(db.cachedStatement(sql: "SELECT database FROM users WHERE name = ?"),
                                                   arguments: [plan.user])
                 guard current?.caseInsensitiveCompare(plan.source) == .orderedSame else { return false }
-                try db.execute(sql: "DELETE FROM mailbox_moves WHERE user = ?", arguments: [plan.user])
+                try db.cachedStatement(sql: "DELETE FROM mailbox_moves WHERE user = ?").execute(arguments: [plan.user])
                 return true
             }
             let outcome = forgotten == true ? "the mailbox stays in \(plan.source)" : "run the move again to finish it"

@@ -48,7 +48,7 @@ extension SQLiteStore {
     public func namedProperties(database: String, guid: UUID) async throws -> [NamedProperty] {
         let mdb = try await mailboxDatabase(named: database)
         return try await mdb.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM named_props WHERE guid = ? ORDER BY propid",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM named_props WHERE guid = ? ORDER BY propid"),
                              arguments: [guid.bytes]).compactMap(QuotaTables.namedProperty(from:))
         }
     }
@@ -83,7 +83,7 @@ extension SQLiteStore {
     public func replicaGUID(database: String, id: UInt16) async throws -> UUID? {
         let mdb = try await mailboxDatabase(named: database)
         return try await mdb.pool.read { db in
-            try Data.fetchOne(db, sql: "SELECT guid FROM replids WHERE replid = ?", arguments: [Int64(id)])
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT guid FROM replids WHERE replid = ?"), arguments: [Int64(id)])
                 .flatMap(UUID.init(bytes:))
         }
     }
@@ -94,11 +94,11 @@ extension SQLiteStore {
         let resolved = try await resolve(user: user)
         let quota = resolved.mdb.quotas.namedProps
         return try await resolved.mdb.pool.read { db in
-            let users = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props WHERE creator_kind = 'user'") ?? 0
+            let users = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM named_props WHERE creator_kind = 'user'")) ?? 0
             guard users < quota else { return false }
-            let top = try Int.fetchOne(db, sql: "SELECT max(propid) FROM named_props") ?? 0
+            let top = try Int.fetchOne(db.cachedStatement(sql: "SELECT max(propid) FROM named_props")) ?? 0
             guard top >= QuotaTables.lastPropID else { return true }
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM named_props") ?? 0
+            let total = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM named_props")) ?? 0
             return total < QuotaTables.lastPropID - QuotaTables.firstPropID + 1
         }
     }

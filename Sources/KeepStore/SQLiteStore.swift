@@ -11,6 +11,8 @@ final class MailboxDatabase: Sendable {
     let quotas: DatabaseQuotas
     /// The directory's mount generation this pool was opened at; a different one means it was (re)mounted since.
     let generation: Int64
+    /// Message writes (append, delivery, flags, expunge, copy/move) share their fsyncs through it.
+    let groupCommit: GroupCommit
 
     init(name: String, guid: UUID, pool: DatabasePool, quotas: DatabaseQuotas, generation: Int64) {
         self.name = name
@@ -18,6 +20,12 @@ final class MailboxDatabase: Sendable {
         self.pool = pool
         self.quotas = quotas
         self.generation = generation
+        self.groupCommit = GroupCommit(pool: pool)
+    }
+
+    /// A write in the next group commit (see `GroupCommit`): answered once it is on disk.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await groupCommit.write(body)
     }
 
     func quotaTables(_ events: PendingEvents) -> QuotaTables {
@@ -69,7 +77,7 @@ struct DatabaseRecord: Sendable {
     }
 
     static func fetch(_ db: Database, name: String) throws -> DatabaseRecord? {
-        try Row.fetchOne(db, sql: "SELECT \(columns) FROM databases d WHERE d.name = ?", arguments: [name])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM databases d WHERE d.name = ?"), arguments: [name])
             .map(DatabaseRecord.init(row:))
     }
 
@@ -126,7 +134,7 @@ public final class SQLiteStore: MailStore {
         }
         let store = SQLiteStore(dataDirectory: dataDirectory, options: options, logger: logger, directory: directory)
         let created = try await directory.write { db -> [(String, DatabaseKind, String)] in
-            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM databases") == 0 else { return [] }
+            guard try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM databases")) == 0 else { return [] }
             var created: [(String, DatabaseKind, String)] = []
             for (name, kind) in [("mailbox1", DatabaseKind.private), ("public1", .public)] {
                 let guid = UUID().uuidString
@@ -148,12 +156,12 @@ public final class SQLiteStore: MailStore {
         config.label = label
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
         }
         let pool = try DatabasePool(path: url.path, configuration: config)
         // GRDB sets synchronous=NORMAL on the writer when it turns WAL on, after prepareDatabase; every commit we
         // acknowledge must be on disk, so the writer goes back to FULL.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        try pool.writeWithoutTransaction { db in try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
         return pool
     }
 
@@ -201,10 +209,10 @@ public final class SQLiteStore: MailStore {
             let fresh = quotas
             let name = record.name
             quotas = try await directory.write { db -> DatabaseQuotas in
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE databases SET named_props_quota = ?, replids_quota = ?, unauthenticated_named_props_quota = ?
                     WHERE name = ? AND named_props_quota IS NULL
-                    """, arguments: [fresh.namedProps, fresh.replids, fresh.unauthenticatedNamedProps, name])
+                    """).execute(arguments: [fresh.namedProps, fresh.replids, fresh.unauthenticatedNamedProps, name])
                 return try DatabaseRecord.fetch(db, name: name)?.quotas ?? fresh
             }
         }
@@ -222,7 +230,7 @@ public final class SQLiteStore: MailStore {
                     let pool = try Self.openPool(at: url, label: "keep.mdb.\(canonicalName)", busyTimeout: busyTimeout)
                     try Schema.mailboxDatabase.migrate(pool)
                     try pool.write { db in
-                        if let existing = try Data.fetchOne(db, sql: "SELECT guid FROM meta WHERE id = 1") {
+                        if let existing = try Data.fetchOne(db.cachedStatement(sql: "SELECT guid FROM meta WHERE id = 1")) {
                             if UUID(bytes: existing) != guid {
                                 logger.warning("mailbox database \(canonicalName): file GUID differs from the directory")
                             }
@@ -231,13 +239,13 @@ public final class SQLiteStore: MailStore {
                         // Ids are replica 1 + a 48-bit counter; a random start keeps folder ids of different
                         // databases apart, so that watchers keyed by folder id do not see each other's notices.
                         let counterStart = Int64.random(in: 1 ..< (1 << 40))
-                        try db.execute(sql: """
+                        try db.cachedStatement(sql: """
                             INSERT INTO meta(id, guid, counter, next_uidvalidity) VALUES (1, ?, ?, ?)
-                            """, arguments: [guid.bytes, counterStart, Int64(Date().timeIntervalSince1970)])
-                        try db.execute(sql: """
+                            """).execute(arguments: [guid.bytes, counterStart, Int64(Date().timeIntervalSince1970)])
+                        try db.cachedStatement(sql: """
                             INSERT INTO replids(replid, guid, created_by, creator_kind, created_at)
                             VALUES (1, ?, 'SYSTEM', 'system', ?)
-                            """, arguments: [guid.bytes, Date().timeIntervalSince1970])
+                            """).execute(arguments: [guid.bytes, Date().timeIntervalSince1970])
                     }
                     return MailboxDatabase(name: canonicalName, guid: guid, pool: pool, quotas: effective,
                                            generation: generation)
