@@ -25,6 +25,7 @@ public final class FloodBan: Sendable {
 
     private let entries = Mutex<[String: Entry]>([:])
     private let observer = Mutex<(@Sendable () -> Void)?>(nil)
+    private let filterUsed = Atomic<Bool>(false)
     private let settings: @Sendable () -> (threshold: Int, duration: Duration)
     private static let window: Duration = .seconds(60)
     static let maxEntries = 100_000
@@ -48,6 +49,18 @@ public final class FloodBan: Sendable {
             table.compactMap { ip, e in e.bannedUntil.flatMap { $0 > now ? (ip, $0) : nil } }
         }
         .sorted { $0.until > $1.until }
+    }
+
+    /// Whether a kernel source filter has ever been attached to the listeners. Accepted sockets inherit the
+    /// listener's filter and would run it on every packet of their connection, so connections accepted after that
+    /// detach it from their own socket.
+    public var kernelFilterUsed: Bool {
+        get { filterUsed.load(ordering: .relaxed) }
+    }
+
+    /// Marks that the listeners have had a kernel source filter (see `kernelFilterUsed`).
+    public func noteKernelFilterAttached() {
+        filterUsed.store(true, ordering: .relaxed)
     }
 
     /// Called after each new ban, outside the table's lock (the listeners' source filter is rebuilt from it).

@@ -65,6 +65,7 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             resetConnection(context)
             return
         }
+        if ctx.floodBan.kernelFilterUsed { Self.detachInheritedFilter(context.channel) }
         let loopback = Self.isLoopback(context.remoteAddress)
         session = IMAPSession(ctx: ctx, peer: peer, peerIP: ip, isLoopback: loopback, tlsActive: implicitTLS)
         session.output = IMAPOutput(channel: context.channel, maxBuffered: ctx.limits.imapMaxOutputBuffer)
@@ -220,7 +221,7 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             session.report(.pendingCommandsReset, limit: "imap.max_pending_commands", detail: "\(pending) pending")
             if case .banned(let duration) = ctx.floodBan.recordReset(session.peerIP) {
                 session.report(.floodBan, limit: "imap.flood_ban_threshold",
-                               detail: "new connections from \(session.peerIP) reset for \(duration.components.seconds) s")
+                               detail: "new connections from \(session.peerIP) refused for \(duration.components.seconds) s")
             }
             resetConnection(context)
             return false
@@ -242,6 +243,16 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             return
         }
         provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// An accepted socket shares the listener's flood-ban filter (`ListenerSourceFilter`), which would run on every
+    /// packet of this connection although its peer is not banned: drop it (ENOENT when there was none is fine).
+    private static func detachInheritedFilter(_ channel: any Channel) {
+        #if os(Linux)
+        guard let provider = channel as? any SocketOptionProvider else { return }
+        _ = provider.unsafeSetSocketOption(level: .init(rawValue: 1 /* SOL_SOCKET */),
+                                           name: .init(rawValue: 27 /* SO_DETACH_FILTER */), value: CInt(0))
+        #endif
     }
 
     // MARK: Running commands

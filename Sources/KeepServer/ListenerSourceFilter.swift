@@ -113,6 +113,7 @@ final class ListenerSourceFilter: Sendable {
                 $0.unsafeSetSocketOption(level: .init(rawValue: Self.solSocket), name: .init(rawValue: Self.detachFilter), value: CInt(0))
             }
         } else {
+            ban.noteKernelFilterAttached()
             // The kernel copies the program during setsockopt; the buffer lives until every listener has it.
             let buffer = UnsafeMutableBufferPointer<SourceFilter.Instruction>.allocate(capacity: filter.instructions.count)
             _ = buffer.initialize(from: filter.instructions)
