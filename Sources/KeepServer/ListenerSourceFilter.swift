@@ -12,8 +12,8 @@ import Synchronization
 final class ListenerSourceFilter: Sendable {
     private struct State {
         var listeners: [any Channel] = []
+        /// What the listeners drop now; empty when no filter is attached.
         var installed: [SourceFilter.Address] = []
-        var attached = false
         var unavailable = false
         /// A listener was added since the last install.
         var dirty = false
@@ -78,9 +78,10 @@ final class ListenerSourceFilter: Sendable {
     private func rebuild() {
         let now = ContinuousClock.now
         let bans = enabled() ? ban.banned(now: now) : []
-        let filter = SourceFilter(dropping: bans.compactMap { SourceFilter.Address($0.address) })
+        let parsed = bans.compactMap { b in SourceFilter.Address(b.address).map { (address: $0, until: b.until) } }
+        let filter = SourceFilter(dropping: parsed.map(\.address))
         let (listeners, changed, previous) = state.withLock { s -> ([any Channel], Bool, Int) in
-            (s.listeners, s.dirty || s.installed != filter.dropped || (s.attached && filter.dropped.isEmpty), s.installed.count)
+            (s.listeners, s.dirty || s.installed != filter.dropped, s.installed.count)
         }
         guard !listeners.isEmpty else { return }
         if changed, !state.withLock({ $0.unavailable }) {
@@ -94,8 +95,8 @@ final class ListenerSourceFilter: Sendable {
         }
         // Next rebuild when the first ban in the filter ends.
         let dropped = Set(filter.dropped)
-        let ends = bans.filter { SourceFilter.Address($0.address).map(dropped.contains) ?? false }.map(\.until).min()
-        let next = ends.map { loop.scheduleTask(in: .nanoseconds(Self.nanoseconds(max($0 - now, .zero)) + 1_000_000)) { self.rebuild() } }
+        let ends = parsed.filter { dropped.contains($0.address) }.map(\.until).min()
+        let next = ends.map { loop.scheduleTask(in: TimeAmount(max($0 - now, .zero)) + .milliseconds(1)) { self.rebuild() } }
         let old = state.withLock { s -> Scheduled<Void>? in
             defer { s.nextRebuild = next }
             return s.nextRebuild
@@ -130,7 +131,6 @@ final class ListenerSourceFilter: Sendable {
         let attached = !filter.dropped.isEmpty
         state.withLock {
             $0.installed = filter.dropped
-            $0.attached = attached
             $0.dirty = false
         }
         EventLoopFuture.whenAllSucceed(futures, on: loop).whenFailure { error in
@@ -150,10 +150,5 @@ final class ListenerSourceFilter: Sendable {
         if first {
             logger.warning("flood ban: cannot drop banned addresses at the listeners (\(why)); their connections are reset on arrival instead")
         }
-    }
-
-    private static func nanoseconds(_ d: Duration) -> Int64 {
-        let (s, atto) = d.components
-        return s * 1_000_000_000 + atto / 1_000_000_000
     }
 }

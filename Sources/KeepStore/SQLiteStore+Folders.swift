@@ -138,8 +138,7 @@ extension SQLiteStore {
     func ensureInbox(_ user: ResolvedUser) async throws -> FolderRecord {
         let owner = user.owner
         return try await user.mdb.pool.write { db in
-            if let inbox = try MailboxSQL.folder(db, owner: owner, name: FolderName.inbox) { return inbox }
-            return try MailboxSQL.insertFolder(db, owner: owner, name: FolderName.inbox, specialUse: nil)
+            try MailboxSQL.requireFolderCreatingInbox(db, owner: owner, name: FolderName.inbox)
         }
     }
 
