@@ -51,6 +51,15 @@ let package = Package(
             ],
             swiftSettings: keepSettings
         ),
+        // The connection layer under every protocol: pending commands, back-pressure, flood resets, off-loop work.
+        .target(
+            name: "KeepConnection",
+            dependencies: [
+                "KeepGuard",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: keepSettings
+        ),
         // Mailbox databases on SQLite.
         .target(
             name: "KeepStore",
@@ -67,7 +76,7 @@ let package = Package(
         .target(
             name: "KeepIMAPServer",
             dependencies: [
-                "KeepIMAP", "KeepMIME", "KeepStore", "KeepGuard",
+                "KeepIMAP", "KeepMIME", "KeepStore", "KeepGuard", "KeepConnection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -78,7 +87,7 @@ let package = Package(
         .target(
             name: "KeepLMTPServer",
             dependencies: [
-                "KeepLMTP", "KeepStore", "KeepGuard",
+                "KeepLMTP", "KeepStore", "KeepGuard", "KeepConnection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -88,7 +97,7 @@ let package = Package(
         .target(
             name: "KeepServer",
             dependencies: [
-                "KeepIMAPServer", "KeepLMTPServer", "KeepStore", "KeepGuard",
+                "KeepIMAPServer", "KeepLMTPServer", "KeepStore", "KeepGuard", "KeepConnection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -140,6 +149,16 @@ let package = Package(
         .testTarget(name: "KeepMIMETests", dependencies: ["KeepMIME"], swiftSettings: keepSettings),
         .testTarget(name: "KeepLMTPTests", dependencies: ["KeepLMTP"], swiftSettings: keepSettings),
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore"], swiftSettings: keepSettings),
+        .testTarget(
+            name: "KeepConnectionTests",
+            dependencies: [
+                "KeepConnection",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: keepSettings
+        ),
         .testTarget(
             name: "KeepServerTests",
             dependencies: [

@@ -9,6 +9,11 @@ import Synchronization
 /// allows, the listeners also drop a banned address's SYNs in the kernel (`SourceFilter`), so the flooder's
 /// reconnects cost nothing at all; the reset on arrival stays as the fallback. The table is bounded:
 /// past `maxEntries` addresses, expired entries are dropped, then the oldest.
+///
+/// Only floods count: the connection layer resets a client only when it floods (past the pending limit before
+/// login, or at it with its answers unread), never one that pipelines and reads. Addresses in the trusted networks
+/// (`imap.trusted_networks`, e.g. an office NAT or a webmail front end) are never banned. Bans can be listed and
+/// lifted (`keep ban list`, `keep ban lift`).
 public final class FloodBan: Sendable {
     private struct Entry {
         var windowStart: ContinuousClock.Instant
@@ -19,20 +24,32 @@ public final class FloodBan: Sendable {
     /// What `recordReset` concluded.
     public enum Verdict: Sendable, Equatable {
         case counted(resets: Int)
-        /// The address is banned from now for the given time.
-        case banned(Duration)
+        /// The address is banned from now for the given time, after `resets` flood resets within `window`.
+        case banned(Duration, resets: Int)
+        /// The address is in a trusted network: never banned.
+        case trusted
     }
 
     private let entries = Mutex<[String: Entry]>([:])
     private let observer = Mutex<(@Sendable () -> Void)?>(nil)
     private let filterUsed = Atomic<Bool>(false)
     private let settings: @Sendable () -> (threshold: Int, duration: Duration)
-    private static let window: Duration = .seconds(60)
+    private let trusted: [NetworkRange]
+    /// The time in which `imap.flood_ban_threshold` resets from one address earn a ban.
+    public static let window: Duration = .seconds(60)
     static let maxEntries = 100_000
 
-    /// `settings` is read on each decision, so a reloaded configuration applies at once.
-    public init(settings: @escaping @Sendable () -> (threshold: Int, duration: Duration)) {
+    /// `settings` is read on each decision, so a reloaded configuration applies at once. Addresses in `trusted`
+    /// are never banned.
+    public init(trusted: [NetworkRange] = [], settings: @escaping @Sendable () -> (threshold: Int, duration: Duration)) {
+        self.trusted = trusted
         self.settings = settings
+    }
+
+    /// Whether `ip` lies in a trusted network.
+    public func isTrusted(_ ip: String) -> Bool {
+        guard !trusted.isEmpty, let address = SourceFilter.Address(ip) else { return false }
+        return trusted.contains { $0.contains(address) }
     }
 
     /// Whether new connections from `ip` are refused now.
@@ -63,7 +80,7 @@ public final class FloodBan: Sendable {
         filterUsed.store(true, ordering: .relaxed)
     }
 
-    /// Called after each new ban, outside the table's lock (the listeners' source filter is rebuilt from it).
+    /// Called after each new or lifted ban, outside the table's lock (the listeners' source filter is rebuilt from it).
     public func onBan(_ action: @escaping @Sendable () -> Void) {
         observer.withLock { $0 = action }
     }
@@ -71,9 +88,26 @@ public final class FloodBan: Sendable {
     /// Counts one flood reset from `ip`; bans it when this one reaches the threshold.
     @discardableResult
     public func recordReset(_ ip: String, now: ContinuousClock.Instant = .now) -> Verdict {
+        if isTrusted(ip) { return .trusted }
         let verdict = count(ip, now: now)
-        if case .banned = verdict, let action = observer.withLock({ $0 }) { action() }
+        if case .banned = verdict { changed() }
         return verdict
+    }
+
+    /// Lifts the ban on `ip` (and forgets its count); false when it was not banned.
+    @discardableResult
+    public func lift(_ ip: String, now: ContinuousClock.Instant = .now) -> Bool {
+        let lifted = entries.withLock { table in
+            guard let until = table[ip]?.bannedUntil, until > now else { return false }
+            table[ip] = nil
+            return true
+        }
+        if lifted { changed() }
+        return lifted
+    }
+
+    private func changed() {
+        if let action = observer.withLock({ $0 }) { action() }
     }
 
     private func count(_ ip: String, now: ContinuousClock.Instant) -> Verdict {
@@ -89,9 +123,9 @@ public final class FloodBan: Sendable {
             var verdict = Verdict.counted(resets: e.resets)
             if threshold > 0, e.resets >= threshold, (e.bannedUntil ?? now) <= now {
                 e.bannedUntil = now + duration
+                verdict = .banned(duration, resets: e.resets)
                 e.resets = 0
                 e.windowStart = now
-                verdict = .banned(duration)
             }
             table[ip] = e
             return verdict

@@ -24,7 +24,9 @@ public struct Limits: Sendable, Hashable {
     public var imapMaxUnauthenticatedConnections = 1_000
     public var imapMaxUnauthenticatedConnectionsPerIP = 100
     public var imapMaxConnectionsPerUser = 16
-    public var imapMaxOutputBuffer = 4 * 1024 * 1024
+    public var imapMaxOutputBuffer = 256 * 1024
+    public var imapMaxInputBuffer = 1024 * 1024
+    public var imapOutputStallTimeoutMs = 1_000
     // Authentication failures
     public var authFailureDelayInitialMs = 1_000
     public var authFailureDelayMaxMs = 15_000
@@ -46,6 +48,9 @@ public struct Limits: Sendable, Hashable {
     public var lmtpIdleTimeout = 300
     public var lmtpMaxConnections = 1_000
     public var lmtpMaxNewNamedPropsPerMessage = 64
+    public var lmtpOutputStallTimeoutMs = 1_000
+    public var lmtpMaxInputBuffer = 1024 * 1024
+    public var lmtpMaxOutputBuffer = 64 * 1024
     // Server
     public var shutdownTimeout = 10
     public var memoryTrimThresholdMB = 32
@@ -65,7 +70,9 @@ public struct Limits: Sendable, Hashable {
     /// Every limit, in documentation order. `keep config check` prints these; the README lists them.
     public static let settings: [Setting] = [
         Setting(key: "imap.max_pending_commands", keyPath: \.imapMaxPendingCommands, range: 1...100_000, unit: "commands",
-                doc: "Commands received but not yet answered on one connection; one more and the connection is reset (TCP RST)."),
+                doc: "Commands received but not yet answered on one connection. At the limit Keep stops reading from the connection until answers are written (TCP pushes back). Before login one more command resets the connection (TCP RST); after login only a client that also leaves its answers unread for imap.output_stall_timeout_ms is reset."),
+        Setting(key: "imap.output_stall_timeout_ms", keyPath: \.imapOutputStallTimeoutMs, range: 100...600_000, unit: "milliseconds",
+                doc: "A logged-in connection with imap.max_pending_commands pending whose answers back up unread this long (Keep's output buffer full, the client's TCP window closed, nothing acknowledged) is a flood and is reset (TCP RST)."),
         Setting(key: "imap.max_line_length", keyPath: \.imapMaxLineLength, range: 1_024...(16 << 20), unit: "bytes",
                 doc: "Longest command line (literals not counted); longer lines get BAD (BYE when framing is lost)."),
         Setting(key: "imap.max_literal_size_unauthenticated", keyPath: \.imapMaxLiteralSizeUnauthenticated, range: 64...(1 << 20), unit: "bytes",
@@ -104,8 +111,10 @@ public struct Limits: Sendable, Hashable {
                 doc: "Connections not yet logged in from one IP address."),
         Setting(key: "imap.max_connections_per_user", keyPath: \.imapMaxConnectionsPerUser, range: 1...10_000, unit: "connections",
                 doc: "Logged-in connections of one user; one more login gets NO [LIMIT]."),
-        Setting(key: "imap.max_output_buffer", keyPath: \.imapMaxOutputBuffer, range: 65_536...(1 << 30), unit: "bytes",
-                doc: "Response bytes buffered for a client that does not read; past it the session stops executing commands."),
+        Setting(key: "imap.max_output_buffer", keyPath: \.imapMaxOutputBuffer, range: 16_384...(1 << 30), unit: "bytes",
+                doc: "Response bytes Keep holds for a client beyond what the kernel's socket buffer took; past it the session stops running commands and a long answer waits for the client to read."),
+        Setting(key: "imap.max_input_buffer", keyPath: \.imapMaxInputBuffer, range: 65_536...(1 << 30), unit: "bytes",
+                doc: "Bytes of commands received but not yet run that Keep holds for one connection (the command being received is bounded by its own limits); past it Keep stops reading from the connection until they run."),
         Setting(key: "imap.auth_failure_delay_initial_ms", keyPath: \.authFailureDelayInitialMs, range: 0...60_000, unit: "milliseconds",
                 doc: "Delay before answering a failed login; doubles per further failure from the same IP (and IP+user)."),
         Setting(key: "imap.auth_failure_delay_max_ms", keyPath: \.authFailureDelayMaxMs, range: 0...600_000, unit: "milliseconds",
@@ -127,7 +136,13 @@ public struct Limits: Sendable, Hashable {
         Setting(key: "imap.max_mailboxes_per_user", keyPath: \.maxMailboxesPerUser, range: 1...1_000_000, unit: "mailboxes",
                 doc: "Most mailboxes one user may have."),
         Setting(key: "lmtp.max_pending_commands", keyPath: \.lmtpMaxPendingCommands, range: 1...100_000, unit: "commands",
-                doc: "LMTP commands received but not yet answered; one more and the connection is reset (TCP RST)."),
+                doc: "LMTP commands received but not yet answered. At the limit Keep stops reading from the connection until replies are written; a client that also leaves its replies unread for lmtp.output_stall_timeout_ms is reset (TCP RST)."),
+        Setting(key: "lmtp.output_stall_timeout_ms", keyPath: \.lmtpOutputStallTimeoutMs, range: 100...600_000, unit: "milliseconds",
+                doc: "An LMTP connection with lmtp.max_pending_commands pending whose replies back up unread this long is a flood and is reset (TCP RST)."),
+        Setting(key: "lmtp.max_input_buffer", keyPath: \.lmtpMaxInputBuffer, range: 65_536...(1 << 30), unit: "bytes",
+                doc: "Bytes received and not yet framed that Keep holds for one LMTP connection while it waits on replies; past it Keep stops reading until they are taken."),
+        Setting(key: "lmtp.max_output_buffer", keyPath: \.lmtpMaxOutputBuffer, range: 4_096...(1 << 30), unit: "bytes",
+                doc: "Reply bytes Keep holds for an LMTP client beyond the kernel's socket buffer; past it no further command runs until the client reads."),
         Setting(key: "lmtp.max_message_size", keyPath: \.lmtpMaxMessageSize, range: 1_024...(2 << 30), unit: "bytes",
                 doc: "Largest message LMTP accepts (advertised as SIZE); larger gets 552 5.3.4."),
         Setting(key: "lmtp.max_recipients", keyPath: \.lmtpMaxRecipients, range: 1...100_000, unit: "recipients",

@@ -1,3 +1,4 @@
+import KeepConnection
 import KeepGuard
 import KeepIMAP
 public import NIOCore
@@ -7,10 +8,11 @@ import NIOTLS
 import Glibc
 #endif
 
-/// One IMAP connection: frames the bytes as they arrive, enforces the pending-command rule (more than
-/// `imap.max_pending_commands` received and unanswered → TCP reset), runs commands one at a time through the
-/// session (store work off the event loop), applies the timeouts and withholds reads and execution when the
-/// client does not keep up.
+/// One IMAP connection: frames the bytes as they arrive, runs commands one at a time through the session (store
+/// work off the event loop), and paces the client with the connection layer's `CommandFlow`: at
+/// `imap.max_pending_commands` commands received and unanswered it stops reading until answers are written; a
+/// connection is reset (TCP RST) only when it floods — one command past the limit before login, or at the limit
+/// with its answers left unread for `imap.output_stall_timeout_ms` after. It also applies the timeouts.
 public final class IMAPConnectionHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundIn = ByteBuffer
@@ -21,28 +23,29 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         case framingError(FramingError)
     }
 
-    /// Bytes of queued commands past which reads are withheld (the pending rule bounds their number).
-    private static let readBudget = 1 << 20
-
     private let ctx: IMAPServerContext
     private let implicitTLS: Bool
     private var session: IMAPSession!
-    private var framer = CommandFramer()
-    private var parser = CommandParser()
+    private var framer: CommandFramer
+    private var parser: CommandParser
+    private let flow: CommandFlow
     private var queue: [Item] = []
     private var queueHead = 0
+    /// Bytes of the framed commands waiting in `queue`.
     private var queuedBytes = 0
-    /// Commands received whose tagged completion has not been written.
-    private var pending = 0
     private var executing = false
     private var closing = false
+    /// A framing error made the rest of the input meaningless: nothing more is read into commands.
+    private var inputLost = false
+    /// `pump` is running (it is re-entered from writes that complete at once).
+    private var pumping = false
+    /// Answers of commands run inline in this pass, written together.
+    private var outbox: ByteBuffer?
     private var lineSink: AsyncStream<[UInt8]>.Continuation?
-    private var withheldRead = false
     private var connectionID: ConnectionRegistry.ConnectionID?
     private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
-    private var maxPending = 100
     private var liveToken: LiveConnections.Token?
     /// The server is shutting down: no new command starts; the one running finishes, then `* BYE`.
     private var shuttingDown = false
@@ -50,6 +53,12 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     public init(context: IMAPServerContext, implicitTLS: Bool) {
         self.ctx = context
         self.implicitTLS = implicitTLS
+        let limits = context.limits
+        self.framer = CommandFramer(limits: FramingLimits(limits, authenticated: false))
+        self.parser = CommandParser(limits: GrammarLimits(limits))
+        self.flow = CommandFlow(limit: limits.imapMaxPendingCommands,
+                                stallTimeout: .milliseconds(Int64(limits.imapOutputStallTimeoutMs)),
+                                readBudget: limits.imapMaxInputBuffer)
     }
 
     // MARK: Lifecycle
@@ -62,23 +71,21 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             ctx.reporter.report(GuardEvent(kind: .bannedConnectionReset, peer: peer,
                                            state: IMAPSession.State.notAuthenticated.rawValue, user: nil,
                                            limit: "imap.flood_ban_seconds"))
-            resetConnection(context)
+            closing = true
+            context.channel.resetConnection()
             return
         }
         if ctx.floodBan.kernelFilterUsed { Self.detachInheritedFilter(context.channel) }
         let loopback = Self.isLoopback(context.remoteAddress)
         session = IMAPSession(ctx: ctx, peer: peer, peerIP: ip, isLoopback: loopback, tlsActive: implicitTLS)
         session.output = IMAPOutput(channel: context.channel, maxBuffered: ctx.limits.imapMaxOutputBuffer)
-        applyLimits(authenticated: false)
         let channel = context.channel
         let (admission, id, evicted) = ctx.registry.admit(ip: ip, evict: { [weak channel] in
             // The oldest connection that has not logged in makes room: it is told why, then closed.
             guard let channel else { return }
             var e = ResponseEncoder()
             e.untagged(.condition(.bye, .unavailable, "Too many connections waiting to log in; closing the oldest"))
-            channel.writeAndFlush(channel.allocator.buffer(bytes: e.bytes)).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            channel.close(afterWriting: channel.allocator.buffer(bytes: e.bytes))
         })
         if evicted {
             session.report(.unauthenticatedConnectionEvicted, limit: "imap.max_unauthenticated_connections",
@@ -98,13 +105,15 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             return
         }
         let drainBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        guard let token = ctx.live.add(drain: {
+        guard case .admitted(let token) = ctx.live.add(drain: {
             drainBound.eventLoop.execute { drainBound.value.0.beginShutdown(drainBound.value.1) }
         }) else {
             refuse(context, "Keep is shutting down", code: .unavailable)
             return
         }
         liveToken = token
+        let stallBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        flow.start(channel: channel) { stallBound.value.0.floodedWithoutReading(stallBound.value.1) }
         if implicitTLS {
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             handshakeTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(ctx.limits.tlsHandshakeTimeout))) {
@@ -118,6 +127,7 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
 
     public func channelInactive(context: ChannelHandlerContext) {
         closing = true
+        flow.stop()
         if let id = connectionID { ctx.registry.closed(id) }
         connectionID = nil
         if let token = liveToken { ctx.live.remove(token) }
@@ -147,18 +157,15 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         closing = true
         var e = ResponseEncoder()
         e.untagged(.condition(.bye, code, text))
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: e.bytes))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        context.channel.close(afterWriting: context.channel.allocator.buffer(bytes: e.bytes))
     }
 
     // MARK: Reading
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing, !shuttingDown else { return }
+        guard !closing, !shuttingDown, !inputLost else { return }
         framer.append(unwrapInboundIn(data))
-        drain(context)
+        pump(context)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -167,21 +174,40 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     }
 
     public func read(context: ChannelHandlerContext) {
-        if queuedBytes > Self.readBudget {
-            withheldRead = true
-            return
-        }
-        context.read()
+        flow.read(context, buffered: queuedBytes + framer.unframedBytes)
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { runNext(context) }
+        if context.channel.isWritable { pump(context) }
         context.fireChannelWritabilityChanged()
     }
 
-    /// Turns buffered bytes into queued commands, applying the pending rule to each as it is framed.
-    private func drain(_ context: ChannelHandlerContext) {
-        while !closing, let event = framer.next() {
+    /// Takes commands from the input and runs them, alternately, until neither can go on: the input waits (the
+    /// pending limit, or nothing whole yet), a command runs off the loop, or the client stopped reading.
+    private func pump(_ context: ChannelHandlerContext) {
+        guard !pumping else { return }
+        pumping = true
+        var progress = true
+        while progress, !closing {
+            progress = frame(context)
+            if runQueued(context) { progress = true }
+        }
+        pumping = false
+        guard !closing else { return }
+        sendOutbox(context)
+        context.flush()
+        flow.resumeReading(context, buffered: queuedBytes + framer.unframedBytes)
+    }
+
+    /// Frames commands while the pending rule allows; true when it took anything from the input.
+    private func frame(_ context: ChannelHandlerContext) -> Bool {
+        var took = false
+        let strict = session.user == nil
+        while !closing, !inputLost {
+            // A command's own lines (IDLE's DONE, a SASL response) are not commands: they are always taken.
+            if lineSink == nil, !flow.mayTake(strict: strict) { break }
+            guard let event = framer.next() else { break }
+            took = true
             switch event {
             case .command(let bytes):
                 lastActivity = .now()
@@ -189,60 +215,67 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
                     sink.yield(bytes)
                     continue
                 }
-                guard admitPending(context) else { return }
+                guard admit(context) else { return true }
                 queue.append(.frame(bytes))
                 queuedBytes += bytes.count
             case .continuationNeeded:
+                // Written only now that the command is being taken: literal admission follows back-pressure.
                 var e = ResponseEncoder()
                 e.continuation("Ready for literal data")
-                context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: e.bytes)), promise: nil)
+                appendToOutbox(context, e.bytes)
+                sendOutbox(context)
+                context.flush()
             case .error(let error):
                 if let sink = lineSink {
                     sink.yield([])
                     continue
                 }
-                guard admitPending(context) else { return }
+                guard admit(context) else { return true }
                 queue.append(.framingError(error))
                 if error.framingLost {
-                    // Nothing after this can be framed: stop taking input, answer what is queued, then BYE.
-                    framer = CommandFramer(limits: framer.limits)
-                    runNext(context)
-                    return
+                    // Nothing after this can be framed: answer what is queued (the session ends with BYE).
+                    inputLost = true
                 }
             }
         }
-        runNext(context)
+        return took
     }
 
-    /// Counts one more pending command; resets the connection when that passes the limit.
-    private func admitPending(_ context: ChannelHandlerContext) -> Bool {
-        pending += 1
-        if pending > maxPending {
-            session.report(.pendingCommandsReset, limit: "imap.max_pending_commands", detail: "\(pending) pending")
-            if case .banned(let duration) = ctx.floodBan.recordReset(session.peerIP) {
-                session.report(.floodBan, limit: "imap.flood_ban_threshold",
-                               detail: "new connections from \(session.peerIP) refused for \(duration.components.seconds) s")
-            }
-            resetConnection(context)
-            return false
+    /// Counts one more pending command; false when that is a flood (the connection is being reset).
+    private func admit(_ context: ChannelHandlerContext) -> Bool {
+        guard case .flood = flow.take() else { return true }
+        floodReset(context, limit: "imap.max_pending_commands", detail: "\(flow.pending.count) pending before login")
+        return false
+    }
+
+    /// The flow found this connection at the limit with its answers unread for `imap.output_stall_timeout_ms`.
+    private func floodedWithoutReading(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        floodReset(context, limit: "imap.output_stall_timeout_ms",
+                   detail: "\(flow.pending.count) pending (imap.max_pending_commands), answers unread for \(ctx.limits.imapOutputStallTimeoutMs) ms")
+    }
+
+    /// A flood: reported (event 1001), counted towards the address's flood ban, and reset.
+    private func floodReset(_ context: ChannelHandlerContext, limit: String, detail: String) {
+        session.report(.pendingCommandsReset, limit: limit, detail: detail)
+        if case .banned(let duration, let resets) = ctx.floodBan.recordReset(session.peerIP) {
+            session.report(.floodBan, limit: "imap.flood_ban_threshold",
+                           detail: "\(session.peerIP) banned for \(duration.components.seconds) s after \(resets) flood resets within \(FloodBan.window.components.seconds) s")
         }
-        return true
+        resetConnection(context)
     }
 
-    /// Drops the connection with a TCP RST (SO_LINGER {on, 0} then close); queued work and responses are dropped.
+    /// Drops the connection with a TCP RST; queued work and responses are dropped.
     private func resetConnection(_ context: ChannelHandlerContext) {
         closing = true
+        flow.stop()
         queue.removeAll()
         queueHead = 0
         queuedBytes = 0
+        outbox = nil
         lineSink?.finish()
         lineSink = nil
-        let channel = context.channel
-        guard let provider = channel as? any SocketOptionProvider else {
-            channel.close(promise: nil)
-            return
-        }
-        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+        context.channel.resetConnection()
     }
 
     /// An accepted socket shares the listener's flood-ban filter (`ListenerSourceFilter`), which would run on every
@@ -270,11 +303,14 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Runs queued commands in order: answered inline on the loop when no store work is needed, else off the loop.
-    private func runNext(_ context: ChannelHandlerContext) {
+    /// True when it ran anything.
+    private func runQueued(_ context: ChannelHandlerContext) -> Bool {
+        var ran = false
         while !executing, !closing {
-            // A client that does not read its answers stops its own session (the pending rule still applies).
+            // A client that does not read its answers stops its own session (the flow watches for a flood).
             guard context.channel.isWritable else { break }
             guard let item = dequeue() else { break }
+            ran = true
             switch item {
             case .framingError(let error):
                 finishInline(context, session.framingError(error))
@@ -287,18 +323,26 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
                 }
             }
         }
-        if withheldRead, queuedBytes <= Self.readBudget {
-            withheldRead = false
-            context.read()
-        }
+        return ran
+    }
+
+    private func appendToOutbox(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        if outbox == nil { outbox = context.channel.allocator.buffer(capacity: max(bytes.count, 512)) }
+        outbox!.writeBytes(bytes)
+    }
+
+    /// Hands the answers gathered so far to the channel (not flushed).
+    private func sendOutbox(_ context: ChannelHandlerContext) {
+        guard let buffer = outbox else { return }
+        outbox = nil
+        context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
     private func finishInline(_ context: ChannelHandlerContext, _ outcome: SessionOutcome) {
-        let bytes = session.takeOutput()
-        pending -= 1
-        if !bytes.isEmpty {
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
-        }
+        // The completion is gathered and the command counted as answered in one step on the loop.
+        appendToOutbox(context, session.takeOutput())
+        flow.answered()
         apply(context, outcome)
     }
 
@@ -317,23 +361,19 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             lineSink = sink
             // Lines the client sent right behind the command (e.g. `DONE`) are already queued: hand them over.
             while let item = dequeue() {
-                pending -= 1
+                flow.answered()
                 if case .frame(let b) = item { sink.yield(b) } else { sink.yield([]) }
             }
         }
+        sendOutbox(context)
         context.flush()
         let session = self.session!
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let live = ctx.live
-        live.workStarted()
-        Task {
-            let outcome = await session.execute(command, lines: lines)
-            bound.eventLoop.execute {
-                let (handler, context) = bound.value
-                handler.finished(context, outcome)
-                live.workFinished()
-            }
-        }
+        OffLoopWork.run(on: context.eventLoop, counting: ctx.live, { [lines] in
+            await session.execute(command, lines: lines)
+        }, then: { outcome in
+            bound.value.0.finished(bound.value.1, outcome)
+        })
     }
 
     private func finished(_ context: ChannelHandlerContext, _ outcome: SessionOutcome) {
@@ -342,19 +382,17 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         lineSink = nil
         // The completion is written and the command counted as answered in one step on the loop.
         let bytes = session.takeOutput()
-        pending -= 1
+        flow.answered()
         lastActivity = .now()
         guard !closing else { return }
-        if !bytes.isEmpty {
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
-        }
+        appendToOutbox(context, bytes)
         if shuttingDown {
+            sendOutbox(context)
             sayGoodbye(context)
             return
         }
         apply(context, outcome)
-        runNext(context)
-        context.flush()
+        pump(context)
     }
 
     private func apply(_ context: ChannelHandlerContext, _ outcome: SessionOutcome) {
@@ -363,23 +401,24 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             break
         case .close:
             closing = true
+            flow.stop()
             queue.removeAll()
             queueHead = 0
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            let farewell = outbox
+            outbox = nil
+            context.channel.close(afterWriting: farewell)
         case .authenticated:
             applyLimits(authenticated: true)
         case .startTLS:
             guard let tls = ctx.tls else { return }
+            sendOutbox(context)
             context.flush()
             // Anything the client pipelined after STARTTLS was sent in the clear: discard it (no injection).
             framer = CommandFramer(limits: framer.limits)
             queue.removeAll()
             queueHead = 0
-            pending = 0
             queuedBytes = 0
+            flow.discardAll()
             session.tlsActive = true
             let handler = NIOSSLServerHandler(context: tls)
             do {
@@ -412,27 +451,17 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
 
     private func sayGoodbye(_ context: ChannelHandlerContext) {
         closing = true
+        flow.stop()
         lineSink?.finish()
         lineSink = nil
         var e = ResponseEncoder()
         e.untagged(.condition(.bye, .unavailable, "Keep is shutting down; reconnect shortly"))
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: e.bytes))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        context.channel.close(afterWriting: context.channel.allocator.buffer(bytes: e.bytes))
     }
 
+    /// After login the framer takes messages up to APPENDLIMIT.
     private func applyLimits(authenticated: Bool) {
-        let l = ctx.limits
-        maxPending = l.imapMaxPendingCommands
-        framer.limits = FramingLimits(
-            maxLineLength: l.imapMaxLineLength,
-            maxLiteralSize: authenticated ? l.imapAppendLimit : l.imapMaxLiteralSizeUnauthenticated,
-            maxLiteralsPerCommand: l.imapMaxLiteralsPerCommand,
-            maxCommandSize: authenticated ? l.imapAppendLimit + l.imapMaxLineLength * 4 : l.imapMaxCommandSizeUnauthenticated,
-            maxNestingDepth: l.imapMaxNestingDepth)
-        parser.limits = GrammarLimits(maxDepth: l.imapMaxNestingDepth, maxSequenceRanges: l.imapMaxSequenceRanges,
-                                      maxArguments: l.imapMaxArguments)
+        framer.limits = FramingLimits(ctx.limits, authenticated: authenticated)
     }
 
     // MARK: Timers
@@ -461,16 +490,15 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         var e = ResponseEncoder()
         e.untagged(.condition(.bye, nil, "Autologout; idle for too long"))
         closing = true
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: e.bytes))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        flow.stop()
+        context.channel.close(afterWriting: context.channel.allocator.buffer(bytes: e.bytes))
     }
 
     private func handshakeTimedOut(_ context: ChannelHandlerContext) {
         guard !closing else { return }
         session.report(.tlsHandshakeTimeout, limit: "imap.tls_handshake_timeout")
         closing = true
+        flow.stop()
         context.close(promise: nil)
     }
 

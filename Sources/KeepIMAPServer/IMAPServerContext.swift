@@ -1,3 +1,4 @@
+public import KeepConnection
 public import KeepGuard
 public import KeepStore
 public import Logging
@@ -22,8 +23,9 @@ public final class IMAPServerContext: Sendable {
     public let requireTLSForLoginOffLoopback: Bool
     private let limitsBox: LimitsBox
 
+    /// `trustedNetworks`: peers never banned for floods (`imap.trusted_networks`).
     public init(store: any MailStore, limits: Limits, logger: Logger, reporter: GuardReporter, tls: NIOSSLContext?,
-                requireTLSForLoginOffLoopback: Bool = true) {
+                requireTLSForLoginOffLoopback: Bool = true, trustedNetworks: [NetworkRange] = []) {
         self.store = store
         self.logger = logger
         self.reporter = reporter
@@ -32,7 +34,7 @@ public final class IMAPServerContext: Sendable {
         let box = LimitsBox(limits)
         self.limitsBox = box
         self.throttle = AuthThrottle(initialMs: limits.authFailureDelayInitialMs, maxMs: limits.authFailureDelayMaxMs)
-        self.floodBan = FloodBan(settings: {
+        self.floodBan = FloodBan(trusted: trustedNetworks, settings: {
             let l = box.value
             return (l.floodBanThreshold, .seconds(l.floodBanSeconds))
         })

@@ -63,6 +63,9 @@ public struct LMTPFramer: Sendable {
     /// Bytes held: input not yet framed and the message being collected.
     public var bufferedBytes: Int { input.count - start + message.count }
 
+    /// Bytes received and not yet framed: what waits while the connection takes no more commands.
+    public var unframedBytes: Int { input.count - start }
+
     /// Adds bytes read from the connection. Throws when more bytes are held unframed than `maxUnframedInput`; the
     /// connection is to be given up then.
     public mutating func append<C: Collection>(_ bytes: C) throws(LMTPFramingError) where C.Element == UInt8 {

@@ -1,54 +1,29 @@
-public import KeepGuard
+import KeepConnection
+import KeepGuard
 import KeepLMTP
-public import KeepStore
-public import Logging
+import KeepStore
+import Logging
 public import NIOCore
-import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// What LMTP connections share: the store, the limits, the guard's reporter and the local domains.
-public final class LMTPServerContext: Sendable {
-    public let store: any MailStore
-    public let limits: Limits
-    public let reporter: GuardReporter
-    public let logger: Logger
-    public let hostname: String
-    /// When non-empty, only recipients in these domains are local; otherwise any domain reaches the local part.
-    public let localDomains: [String]
-    let connections = ConnectionCounter()
-    /// Open connections, for a graceful shutdown.
-    public let live = LiveConnections()
-
-    public init(store: any MailStore, limits: Limits, reporter: GuardReporter, logger: Logger, hostname: String = "keep",
-                localDomains: [String] = []) {
-        self.store = store
-        self.limits = limits
-        self.reporter = reporter
-        self.logger = logger
-        self.hostname = hostname
-        self.localDomains = localDomains.map { $0.lowercased() }
-    }
-}
 
 /// One LMTP connection (RFC 2033): LHLO, MAIL, RCPT, DATA with one reply per accepted recipient, RSET, NOOP,
-/// QUIT. Pipelined commands are answered in order; more than `lmtp.max_pending_commands` unanswered resets the
-/// connection. A delivery is acknowledged (`250`) only after the store committed it.
-public final class LMTPConnectionHandler: ChannelInboundHandler {
+/// QUIT. Pipelined commands are answered in order and paced by the connection layer's `CommandFlow`: at
+/// `lmtp.max_pending_commands` unanswered Keep stops reading until replies are written; a client that also leaves
+/// its replies unread for `lmtp.output_stall_timeout_ms` is reset. A delivery is acknowledged (`250`) only after the
+/// store committed it.
+public final class LMTPConnectionHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
     private let ctx: LMTPServerContext
     /// Lines, DATA and the message: the protocol's framing, without I/O.
     private var framer: LMTPFramer
+    private let flow: CommandFlow
     private var queue: [LMTPFrame] = []
-    private var pending = 0
     private var executing = false
     private var closing = false
     private var peer = "unknown"
     private var transaction = Transaction()
-    private var admitted = false
     private var idleTimer: Scheduled<Void>?
     private var lastActivity = NIODeadline.now()
     private var liveToken: LiveConnections.Token?
@@ -64,33 +39,33 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
 
     public init(context: LMTPServerContext) {
         self.ctx = context
-        self.framer = LMTPFramer(limits: LMTPFramingLimits(maxLineLength: context.limits.lmtpMaxLineLength,
-                                                           maxMessageSize: context.limits.lmtpMaxMessageSize))
+        let limits = context.limits
+        self.framer = LMTPFramer(limits: LMTPFramingLimits(maxLineLength: limits.lmtpMaxLineLength,
+                                                           maxMessageSize: limits.lmtpMaxMessageSize))
+        self.flow = CommandFlow(limit: limits.lmtpMaxPendingCommands,
+                                stallTimeout: .milliseconds(Int64(limits.lmtpOutputStallTimeoutMs)),
+                                readBudget: limits.lmtpMaxInputBuffer)
     }
 
     public func channelActive(context: ChannelHandlerContext) {
         peer = context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
-        guard ctx.connections.increment(limit: ctx.limits.lmtpMaxConnections) else {
-            report(.connectionLimit, limit: "lmtp.max_connections")
-            send(context, "421 4.3.2 Too many connections, try again later")
-            closing = true
-            context.close(promise: nil)
-            return
-        }
-        admitted = true
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        guard let token = ctx.live.add(drain: {
+        switch ctx.live.add(limit: ctx.limits.lmtpMaxConnections, drain: {
             bound.eventLoop.execute { bound.value.0.beginShutdown(bound.value.1) }
-        }) else {
-            send(context, "421 4.3.2 \(ctx.hostname) shutting down, try again later")
+        }) {
+        case .admitted(let token):
+            liveToken = token
+        case .full:
+            report(.connectionLimit, limit: "lmtp.max_connections")
             closing = true
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            context.channel.close(afterWriting: line(context, "421 4.3.2 Too many connections, try again later"))
+            return
+        case .shuttingDown:
+            closing = true
+            context.channel.close(afterWriting: line(context, "421 4.3.2 \(ctx.hostname) shutting down, try again later"))
             return
         }
-        liveToken = token
+        flow.start(channel: context.channel) { bound.value.0.floodedWithoutReading(bound.value.1) }
         send(context, "220 \(ctx.hostname) LMTP Keep ready")
         context.flush()
         armIdleTimer(context)
@@ -98,11 +73,10 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        if admitted { ctx.connections.decrement() }
-        admitted = false
         if let token = liveToken { ctx.live.remove(token) }
         liveToken = nil
         closing = true
+        flow.stop()
         idleTimer?.cancel()
         context.fireChannelInactive()
     }
@@ -115,8 +89,12 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
         ctx.reporter.report(GuardEvent(kind: kind, peer: peer, state: "lmtp", user: nil, limit: limit, detail: detail))
     }
 
-    private func send(_ context: ChannelHandlerContext, _ line: String) {
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(string: line + "\r\n")), promise: nil)
+    private func line(_ context: ChannelHandlerContext, _ text: String) -> ByteBuffer {
+        context.channel.allocator.buffer(string: text + "\r\n")
+    }
+
+    private func send(_ context: ChannelHandlerContext, _ text: String) {
+        context.write(wrapOutboundOut(line(context, text)), promise: nil)
     }
 
     // MARK: Framing
@@ -133,51 +111,73 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
             reset(context)
             return
         }
-        frame(context)
+        pump(context)
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        flow.read(context, buffered: framer.unframedBytes)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { pump(context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Frames what the flow allows and runs it, alternately, until neither goes on (the input waits, a command
+    /// runs off the loop, or the client stopped reading); then passes on a withheld read if there is room again.
+    private func pump(_ context: ChannelHandlerContext) {
+        var progress = true
+        while progress, !closing {
+            progress = frame(context)
+            if runNext(context) { progress = true }
+        }
         guard !closing else { return }
-        runNext(context)
         context.flush()
+        flow.resumeReading(context, buffered: framer.unframedBytes)
     }
 
     /// Takes lines (commands) and, in DATA, the message up to `CRLF.CRLF` from the framer, which enforces the line
-    /// and message bounds; it stops at a DATA command until that is answered.
-    private func frame(_ context: ChannelHandlerContext) {
-        while !closing, let frame = framer.next() {
-            enqueue(context, frame)
+    /// and message bounds; it stops at a DATA command until that is answered, and at the pending limit. True when
+    /// it took anything.
+    @discardableResult
+    private func frame(_ context: ChannelHandlerContext) -> Bool {
+        var took = false
+        while !closing, framer.inData || flow.mayTake(strict: false), let frame = framer.next() {
+            took = true
+            if case .message = frame {} else {
+                _ = flow.take()  // never `.flood` when not strict: the limit pauses the input instead
+            }
+            queue.append(frame)
         }
+        return took
     }
 
-    private func enqueue(_ context: ChannelHandlerContext, _ item: LMTPFrame) {
-        if case .message = item {} else {
-            pending += 1
-            if pending > ctx.limits.lmtpMaxPendingCommands {
-                report(.lmtpPendingCommandsReset, limit: "lmtp.max_pending_commands", detail: "\(pending) pending")
-                reset(context)
-                return
-            }
-        }
-        queue.append(item)
+    /// The flow found this connection at the limit with its replies unread for `lmtp.output_stall_timeout_ms`.
+    private func floodedWithoutReading(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        report(.lmtpPendingCommandsReset, limit: "lmtp.output_stall_timeout_ms",
+               detail: "\(flow.pending.count) pending (lmtp.max_pending_commands), replies unread for \(ctx.limits.lmtpOutputStallTimeoutMs) ms")
+        reset(context)
     }
 
     private func reset(_ context: ChannelHandlerContext) {
         closing = true
+        flow.stop()
         queue.removeAll()
-        let channel = context.channel
-        guard let provider = channel as? any SocketOptionProvider else {
-            channel.close(promise: nil)
-            return
-        }
-        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+        context.channel.resetConnection()
     }
 
     // MARK: Commands
 
-    private func runNext(_ context: ChannelHandlerContext) {
-        while !executing, !closing, !queue.isEmpty {
+    /// Runs queued frames in order while nothing runs off the loop and the client reads; true when it ran any.
+    private func runNext(_ context: ChannelHandlerContext) -> Bool {
+        var ran = false
+        while !executing, !closing, context.channel.isWritable, !queue.isEmpty {
+            ran = true
             let item = queue.removeFirst()
             switch item {
             case .lineTooLong:
-                pending -= 1
+                flow.answered()
                 report(.lmtpLineTooLong, limit: "lmtp.max_line_length")
                 send(context, "500 5.5.2 Line too long (limit \(ctx.limits.lmtpMaxLineLength) bytes)")
             case .command(let line):
@@ -186,13 +186,14 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
                 deliver(context, bytes, tooLarge: tooLarge)
             }
         }
+        return ran
     }
 
     private func handle(_ context: ChannelHandlerContext, _ raw: [UInt8]) {
         let command = LMTPCommand(line: raw)
         let arg = command.argument
         func reply(_ s: String) {
-            pending -= 1
+            flow.answered()
             send(context, s)
         }
         switch command.verb {
@@ -200,7 +201,7 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
             guard !arg.isEmpty else { return reply("501 5.5.4 LHLO needs a domain") }
             transaction = Transaction()
             transaction.greeted = true
-            pending -= 1
+            flow.answered()
             send(context, "250-\(ctx.hostname)")
             send(context, "250-PIPELINING")
             send(context, "250-8BITMIME")
@@ -236,6 +237,7 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
                 }
             }
         case .data:
+            // The message follows only a 354; the framer takes it (not a command) as soon as it is told.
             framer.dataReplied(accepted: transaction.sender != nil && !transaction.recipients.isEmpty)
             defer { frame(context) }
             guard transaction.sender != nil else { return reply("503 5.5.1 Send MAIL first") }
@@ -251,8 +253,8 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
         case .quit:
             reply("221 2.0.0 Bye")
             closing = true
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in channel.close(promise: nil) }
+            flow.stop()
+            context.channel.close(afterWriting: nil)
         case nil:
             reply("500 5.5.2 Unknown command")
         }
@@ -275,15 +277,8 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
 
     private func runAsync(_ context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> AsyncResult) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let live = ctx.live
-        live.workStarted()  // a shutdown waits for it, even when the client has gone
-        Task {
-            let result = await work()
-            bound.eventLoop.execute {
-                let (handler, context) = bound.value
-                handler.asyncFinished(context, result)
-                live.workFinished()
-            }
+        OffLoopWork.run(on: context.eventLoop, counting: ctx.live, work) { result in
+            bound.value.0.asyncFinished(bound.value.1, result)
         }
     }
 
@@ -294,13 +289,13 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
         switch result {
         case .recipient(let address, let user):
             transaction.recipients.append((address, user))
-            pending -= 1
+            flow.answered()
             send(context, "250 2.1.5 <\(address)> OK")
         case .unknownUser(let address):
-            pending -= 1
+            flow.answered()
             send(context, "550 5.1.1 <\(address)> User unknown")
         case .temporaryFailure(let line):
-            pending -= 1
+            flow.answered()
             send(context, line)
         case .deliveries(let lines):
             for l in lines { send(context, l) }
@@ -308,9 +303,7 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
         }
         if shuttingDown { return }
         // Input that arrived while waiting may now be framed differently (e.g. DATA after an accepted RCPT).
-        frame(context)
-        runNext(context)
-        context.flush()
+        pump(context)
     }
 
     /// Delivers a message to every accepted recipient; one reply each, sent only after the store committed.
@@ -364,11 +357,8 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
 
     private func sayGoodbye(_ context: ChannelHandlerContext) {
         closing = true
-        send(context, "421 4.3.2 \(ctx.hostname) shutting down, try again later")
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        flow.stop()
+        context.channel.close(afterWriting: line(context, "421 4.3.2 \(ctx.hostname) shutting down, try again later"))
     }
 
     // MARK: Idle timeout
@@ -383,25 +373,9 @@ public final class LMTPConnectionHandler: ChannelInboundHandler {
                 return
             }
             handler.report(.idleTimeout, limit: "lmtp.idle_timeout")
-            handler.send(context, "421 4.4.2 Idle for too long, closing")
             handler.closing = true
-            let channel = context.channel
-            context.writeAndFlush(handler.wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            handler.flow.stop()
+            context.channel.close(afterWriting: handler.line(context, "421 4.4.2 Idle for too long, closing"))
         }
     }
-}
-
-/// A bounded connection count.
-final class ConnectionCounter: Sendable {
-    private let value = Mutex(0)
-    func increment(limit: Int) -> Bool {
-        value.withLock { v in
-            guard v < limit else { return false }
-            v += 1
-            return true
-        }
-    }
-    func decrement() { value.withLock { $0 -= 1 } }
 }

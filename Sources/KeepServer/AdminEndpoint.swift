@@ -9,17 +9,21 @@ import NIOPosix
 /// A request to a running server's local admin endpoint (`DIR/admin.sock`, a Unix socket only the data folder's
 /// owner can open): one JSON object per line, answered by one JSON object per line.
 public struct AdminRequest: Codable, Sendable {
-    /// `ping`, `stats`, `mount`, `unmount`, `remount`, `remove`, `compact`, `move`, `export`, `import`.
+    /// `ping`, `stats`, `mount`, `unmount`, `remount`, `remove`, `compact`, `move`, `export`, `import`, `bans`,
+    /// `lift-ban`.
     public var op: String
     public var database: String?
     public var user: String?
     /// A folder path (export/import).
     public var path: String?
-    public init(op: String, database: String? = nil, user: String? = nil, path: String? = nil) {
+    /// An IP address (lift-ban).
+    public var address: String?
+    public init(op: String, database: String? = nil, user: String? = nil, path: String? = nil, address: String? = nil) {
         self.op = op
         self.database = database
         self.user = user
         self.path = path
+        self.address = address
     }
 }
 

@@ -22,6 +22,7 @@ public import KeepStore
 ///
 /// [imap]
 /// max_pending_commands = 100
+/// trusted_networks = ["192.0.2.0/24"]  # never banned for floods
 ///
 /// [databases.mailbox1]
 /// named_props_quota = 16000
@@ -37,6 +38,8 @@ public struct KeepConfig: Sendable {
     public var certificatePath = "tls/cert.pem"
     public var keyPath = "tls/key.pem"
     public var localDomains: [String] = []
+    /// Networks whose addresses are never banned for command floods (`imap.trusted_networks`).
+    public var trustedNetworks: [NetworkRange] = []
     public var limits = Limits()
     public var databaseQuotas: [String: DatabaseQuotas] = [:]
 
@@ -104,7 +107,17 @@ public struct KeepConfig: Sendable {
                 return s.lowercased()
             }
         }
-        try config.limits.apply(doc, knownExtraKeys: ["lmtp.local_domains"])
+        if let imap = try table(doc, "imap"), let networks = imap["trusted_networks"] {
+            guard case .array(let items) = networks else { throw .wrongType("imap.trusted_networks", expected: "array of strings", found: networks.typeName) }
+            config.trustedNetworks = try items.map { item throws(ConfigError) -> NetworkRange in
+                guard case .string(let s) = item else { throw .wrongType("imap.trusted_networks", expected: "array of strings", found: item.typeName) }
+                guard let range = NetworkRange(s) else {
+                    throw .invalidValue("imap.trusted_networks", reason: "\"\(s)\" is not an IP address or network (e.g. 192.0.2.0/24, 2001:db8::/32)")
+                }
+                return range
+            }
+        }
+        try config.limits.apply(doc, knownExtraKeys: ["lmtp.local_domains", "imap.trusted_networks"])
         if let dbs = try table(doc, "databases") {
             for name in dbs.keys {
                 guard case .table(let t)? = dbs[name] else { throw .notATable("databases.\(name)") }
@@ -160,6 +173,7 @@ public struct KeepConfig: Sendable {
             "tls.certificate = \"\(certificatePath)\"",
             "tls.key = \"\(keyPath)\"",
             "lmtp.local_domains = [\(localDomains.map { "\"\($0)\"" }.joined(separator: ", "))]",
+            "imap.trusted_networks = [\(trustedNetworks.map { "\"\($0)\"" }.joined(separator: ", "))]",
         ]
         for s in Limits.settings {
             lines.append("\(s.key) = \(limits[keyPath: s.keyPath])")

@@ -9,6 +9,12 @@ extension KeepServer {
             switch request.op {
             case "ping":
                 return AdminResponse(ok: true, result: "\"pong\"")
+            case "bans":
+                return AdminResponse(ok: true, result: Self.encode(floodBans))
+            case "lift-ban":
+                guard let address = request.address, !address.isEmpty else { throw AdminError.missing("address", op: request.op) }
+                guard liftFloodBan(address) else { throw AdminError.notBanned(address) }
+                return AdminResponse(ok: true, result: nil)
             default:
                 let result = try await Self.perform(request, on: store, remountQuotas: { name in try self.currentQuotas(for: name) })
                 return AdminResponse(ok: true, result: result)
@@ -79,10 +85,12 @@ extension KeepServer {
 public enum AdminError: Error, CustomStringConvertible {
     case missing(String, op: String)
     case unknownOperation(String)
+    case notBanned(String)
     public var description: String {
         switch self {
         case .missing(let what, let op): return "\(op) needs a \(what)"
         case .unknownOperation(let op): return "unknown admin operation \(op)"
+        case .notBanned(let address): return "\(address) is not banned"
         }
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import KeepGuard
+import KeepConnection
 import KeepIMAPServer
 import KeepLMTPServer
 public import KeepStore
@@ -33,6 +34,7 @@ public final class KeepServer: Service, @unchecked Sendable {
     private var liveConnections: [LiveConnections] = []
     private var trimmer: MemoryTrimmer?
     private var sourceFilter: ListenerSourceFilter?
+    private var floodBan: FloodBan?
     let storeOptions: StoreOptions
 
     /// `storeOptions` lets tests lower password hashing cost; a server uses the defaults plus the config's quotas.
@@ -74,25 +76,27 @@ public final class KeepServer: Service, @unchecked Sendable {
         let tls = try TLSFiles.context(dataDirectory: dataDirectory, certificate: config.certificatePath, key: config.keyPath,
                                        hostname: config.hostname, logger: logger)
         let imapContext = IMAPServerContext(store: store, limits: config.limits, logger: logger, reporter: reporter, tls: tls,
-                                            requireTLSForLoginOffLoopback: config.requireTLSForLogin)
+                                            requireTLSForLoginOffLoopback: config.requireTLSForLogin,
+                                            trustedNetworks: config.trustedNetworks)
+        floodBan = imapContext.floodBan
         let lmtpContext = LMTPServerContext(store: store, limits: config.limits, reporter: reporter, logger: logger,
                                             hostname: config.hostname, localDomains: config.localDomains)
         liveConnections = [imapContext.live, lmtpContext.live]
         if config.limits.memoryTrimThresholdMB > 0 {
             trimmer = MemoryTrimmer(threshold: config.limits.memoryTrimThresholdMB << 20, logger: logger)
         }
-        let highWater = config.limits.imapMaxOutputBuffer
+        let outputBuffer = config.limits.imapMaxOutputBuffer
         let sourceFilter = ListenerSourceFilter(ban: imapContext.floodBan, loop: group.next(), logger: logger,
                                                 enabled: { imapContext.limits.floodBanDropSYN == 1 })
         self.sourceFilter = sourceFilter
         if let a = config.imapAddress {
-            addresses.imap = try await bind("imap", a, highWater: highWater) { channel in
+            addresses.imap = try await bind("imap", a, outputBuffer: outputBuffer) { channel in
                 try channel.pipeline.syncOperations.addHandler(IMAPConnectionHandler(context: imapContext, implicitTLS: false))
             }
             channels.last.map(sourceFilter.add(listener:))
         }
         if let a = config.imapsAddress {
-            addresses.imaps = try await bind("imaps", a, highWater: highWater) { channel in
+            addresses.imaps = try await bind("imaps", a, outputBuffer: outputBuffer) { channel in
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                 try channel.pipeline.syncOperations.addHandler(IMAPConnectionHandler(context: imapContext, implicitTLS: true))
             }
@@ -103,7 +107,7 @@ public final class KeepServer: Service, @unchecked Sendable {
             return await self.handleAdmin(request)
         }
         if let a = config.lmtpAddress {
-            addresses.lmtp = try await bind("lmtp", a, highWater: 1 << 20) { channel in
+            addresses.lmtp = try await bind("lmtp", a, outputBuffer: config.limits.lmtpMaxOutputBuffer) { channel in
                 try channel.pipeline.syncOperations.addHandler(LMTPConnectionHandler(context: lmtpContext))
             }
         }
@@ -112,14 +116,41 @@ public final class KeepServer: Service, @unchecked Sendable {
     /// The addresses whose connection attempts the IMAP listeners now drop in the kernel (flood bans).
     public var droppedAtListeners: [SourceFilter.Address] { sourceFilter?.dropping ?? [] }
 
-    private func bind(_ name: String, _ text: String, highWater: Int,
+    /// One flood ban in force, as `keep ban list` shows it.
+    public struct FloodBanEntry: Codable, Sendable, Equatable {
+        public var address: String
+        /// Seconds until the ban ends.
+        public var remainingSeconds: Int
+    }
+
+    /// The flood bans in force, the most recent first.
+    public var floodBans: [FloodBanEntry] {
+        let now = ContinuousClock.now
+        return (floodBan?.banned(now: now) ?? []).map {
+            FloodBanEntry(address: $0.address, remainingSeconds: Int(($0.until - now).components.seconds) + 1)
+        }
+    }
+
+    /// Lifts the flood ban on `address` (its connections are greeted again at once); false when it was not banned.
+    public func liftFloodBan(_ address: String) -> Bool {
+        guard let floodBan, floodBan.lift(address) else { return false }
+        logger.notice("flood ban on \(address) lifted by an administrator")
+        return true
+    }
+
+    /// Binds a listener. `outputBuffer` bounds what a connection's answers may hold in Keep (the channel's high
+    /// watermark: past it the connection runs no further command) and again, unsent, in the kernel
+    /// (`TCP_NOTSENT_LOWAT`, Linux): bytes in flight to a reading client are not limited, but a client that stops
+    /// reading backs up within twice this, which is how the connection layer sees that it does not read.
+    private func bind(_ name: String, _ text: String, outputBuffer: Int,
                       _ initialize: @escaping @Sendable (any Channel) throws -> Void) async throws -> Int {
         guard let address = ListenAddress(text) else { throw ConfigError.invalidValue("server.\(name)", reason: "\"\(text)\" is not HOST:PORT") }
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: min(64 * 1024, highWater / 2), high: highWater))
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: outputBuffer / 2, high: outputBuffer))
+            .childChannelOption(Self.notSentLowWatermark, value: SocketOptionValue(outputBuffer))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try initialize(channel) }
             }
@@ -129,6 +160,15 @@ public final class KeepServer: Service, @unchecked Sendable {
         let port = channel.localAddress?.port ?? address.port
         logger.notice("listening \(name) \(address.host.contains(":") ? "[\(address.host)]" : address.host):\(port)")
         return port
+    }
+
+    /// `TCP_NOTSENT_LOWAT` (Linux 3.12): the socket takes no more bytes while this many are queued unsent.
+    private static var notSentLowWatermark: ChannelOptions.Types.SocketOption {
+        #if os(Linux)
+        ChannelOptions.Types.SocketOption(level: .init(rawValue: 6 /* IPPROTO_TCP */), name: .init(rawValue: 25 /* TCP_NOTSENT_LOWAT */))
+        #else
+        ChannelOptions.Types.SocketOption(level: .init(rawValue: 6 /* IPPROTO_TCP */), name: .init(rawValue: 0x201 /* TCP_NOTSENT_LOWAT */))
+        #endif
     }
 
     /// Stops accepting; lets the commands and deliveries already running finish and be answered (for up to

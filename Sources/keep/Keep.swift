@@ -13,7 +13,7 @@ struct Keep: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keep",
         abstract: "Keep, an IMAP mail store with LMTP delivery.",
-        subcommands: [Serve.self, UserCommand.self, DatabaseCommand.self, MailboxCommand.self, ConfigCommand.self, EventsCommand.self])
+        subcommands: [Serve.self, UserCommand.self, DatabaseCommand.self, MailboxCommand.self, BanCommand.self, ConfigCommand.self, EventsCommand.self])
 }
 
 /// Options every command takes: where the data folder and the config file are.
@@ -344,6 +344,49 @@ struct MailboxCommand: AsyncParsableCommand {
         func run() async throws {
             let path = URL(fileURLWithPath: directory).standardizedFileURL.path
             print(try await DatabaseCommand.run(AdminRequest(op: "import", user: user, path: path), options) ?? "{}")
+        }
+    }
+}
+
+struct BanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ban", abstract: "List and lift the flood bans of the running server.", subcommands: [List.self, Lift.self])
+
+    /// Bans live in the running server's memory: without one there is nothing to list or lift.
+    static func send(_ request: AdminRequest, _ options: DataOptions) throws -> String? {
+        guard let reply = AdminClient.send(request, dataDirectory: options.dataDirectory) else {
+            throw ValidationError("no server is running on \(options.dataDirectory.path): flood bans exist only in a running server")
+        }
+        guard reply.ok else { throw ValidationError(reply.error ?? "the server refused \(request.op)") }
+        return reply.result
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the addresses banned for command floods, with the seconds left.")
+        @OptionGroup var options: DataOptions
+        @Flag var json = false
+
+        func run() async throws {
+            let text = try BanCommand.send(AdminRequest(op: "bans"), options) ?? "[]"
+            let bans = try JSONDecoder().decode([KeepServer.FloodBanEntry].self, from: Data(text.utf8))
+            for ban in bans {
+                if json {
+                    print(String(decoding: try JSONEncoder().encode(ban), as: UTF8.self))
+                } else {
+                    print("\(ban.address)\t\(ban.remainingSeconds) s left")
+                }
+            }
+        }
+    }
+
+    struct Lift: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lift the flood ban on an address at once.")
+        @OptionGroup var options: DataOptions
+        @Argument var address: String
+
+        func run() async throws {
+            _ = try BanCommand.send(AdminRequest(op: "lift-ban", address: address), options)
+            print("lifted the ban on \(address)")
         }
     }
 }

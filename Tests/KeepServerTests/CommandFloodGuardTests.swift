@@ -4,8 +4,10 @@ import KeepServer
 import KeepGuard
 import Testing
 
-/// The seed's rule: more than `imap.max_pending_commands` commands received and unanswered → TCP reset. And the
-/// other bounds a stranger meets, each with its documented answer, while the server keeps serving others.
+/// The seed's rule where it belongs: a flood of commands from a client that does not read is reset (TCP RST) —
+/// before login at one command past `imap.max_pending_commands`, after login when it also leaves its answers unread
+/// for `imap.output_stall_timeout_ms`. And the other bounds a stranger meets, each with its documented answer, while
+/// the server keeps serving others.
 @Suite struct CommandFloodGuardTests {
     /// 1,500-byte frames packed with `aN NOOP\r\n`, as in the seed.
     static func floodFrame(start: Int) -> (bytes: [UInt8], next: Int) {
@@ -43,16 +45,44 @@ import Testing
         #expect(try await fresh.command("NOOP").last == "t2 OK NOOP completed")
     }
 
-    @Test func pipeliningUpToTheLimitIsServedAndOneMoreIsReset() async throws {
+    @Test func beforeLoginPipeliningUpToTheLimitIsServedAndOneMoreIsReset() async throws {
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
-        let ok = try await s.login()
-        try await ok.send((1...100).map { "p\($0) NOOP\r\n" }.joined())
-        let answers = try await ok.readUntilTagged("p100")
-        #expect(answers.count == 100)
+        let ok = try await s.imap()
+        try await ok.send((1...50).map { "p\($0) NOOP\r\n" }.joined())
+        let answers = try await ok.readUntilTagged("p50")
+        #expect(answers.count == 50)
         let tooMany = try await s.imap()
         try? await tooMany.send((1...101).map { "q\($0) NOOP\r\n" }.joined())
         #expect(await tooMany.waitForEnd(timeout: 2) == .reset)
+        #expect(s.server.reporter.count(.pendingCommandsReset) == 1)
+    }
+
+    /// The seed's flooder after login: packed NOOP frames, never reading. Its answers back up, its window closes,
+    /// and after `imap.output_stall_timeout_ms` it is reset; the logged-in client next to it never notices. (How
+    /// fast, with the defaults on a release build, is what `keep-bench flood --flood-login` measures: a timed test
+    /// in a debug suite sharing two cores would measure the suite.)
+    @Test func aLoggedInFlooderThatNeverReadsIsResetOnceItsAnswersBackUp() async throws {
+        let s = try await TestServer.start {
+            $0.limits.imapMaxOutputBuffer = 16_384
+            $0.limits.imapOutputStallTimeoutMs = 500
+        }
+        defer { Task { await s.stopAndRemove() } }
+        let legit = try await s.login()
+        _ = try await legit.command("SELECT INBOX")
+        let flooder = try await s.login()
+        let started = Date()
+        var n = 1
+        var ended: LineClient.ReadError?
+        while ended == nil, Date().timeIntervalSince(started) < 10 {
+            let frame = Self.floodFrame(start: n)
+            n = frame.next
+            do { try await flooder.send(frame.bytes) } catch let e as LineClient.ReadError { ended = e }
+        }
+        if ended == nil { ended = await flooder.waitForEnd(timeout: 2) }
+        #expect(ended == .reset)
+        #expect(s.server.reporter.count(.pendingCommandsReset) == 1)
+        #expect(try await legit.command("NOOP").last == "t3 OK NOOP completed")
     }
 
     @Test func theLimitIsConfigurable() async throws {
@@ -64,6 +94,10 @@ import Testing
         let d = try await s.imap()
         try await d.send((1...5).map { "p\($0) NOOP\r\n" }.joined())
         #expect(try await d.readUntilTagged("p5").count == 5)
+        // After login the same client is paced at 5, not reset.
+        let e = try await s.login()
+        try await e.send((1...40).map { "r\($0) NOOP\r\n" }.joined())
+        #expect(try await e.readUntilTagged("r40").count == 40)
     }
 
     /// Floods from `source` once: a packed frame on a new connection, until it is reset.
@@ -142,6 +176,48 @@ import Testing
         let fresh = try await LineClient.connect(port: s.imapPort, source: "127.0.0.5")
         #expect(try await fresh.readLine().hasPrefix("* OK"))
         #expect(s.server.reporter.count(.floodBan) == 0)
+    }
+
+    /// A whole office behind one address: the flooder among them is reset each time, but a trusted network is never
+    /// banned, so the others go on connecting.
+    @Test func aFlooderInATrustedNetworkIsResetButItsAddressIsNeverBanned() async throws {
+        let s = try await TestServer.start {
+            $0.limits.floodBanThreshold = 2
+            $0.trustedNetworks = [NetworkRange("127.0.0.0/29")!]
+        }
+        defer { Task { await s.stopAndRemove() } }
+        let office = "127.0.0.5"
+        for _ in 0..<5 { #expect(try await Self.floodOnce(s, source: office) == .reset) }
+        #expect(s.server.reporter.count(.floodBan) == 0)
+        #expect(s.server.floodBans.isEmpty)
+        let colleague = try await LineClient.connect(port: s.imapPort, source: office)
+        #expect(try await colleague.readLine().hasPrefix("* OK"))
+        // Outside the trusted network the same floods earn a ban.
+        for _ in 0..<2 { #expect(try await Self.floodOnce(s, source: "127.0.0.9") == .reset) }
+        #expect(s.server.reporter.count(.floodBan) == 1)
+    }
+
+    @Test func banToolsListABanAndLiftItAtOnce() async throws {
+        let s = try await TestServer.start {
+            $0.limits.floodBanThreshold = 2
+            $0.limits.floodBanSeconds = 600
+            $0.limits.floodBanDropSYN = 0
+        }
+        defer { Task { await s.stopAndRemove() } }
+        let attacker = "127.0.0.12"
+        for _ in 0..<2 { #expect(try await Self.floodOnce(s, source: attacker) == .reset) }
+        let bans = s.server.floodBans
+        #expect(bans.map(\.address) == [attacker])
+        #expect((590...600).contains(bans.first?.remainingSeconds ?? 0))
+        // Through the admin endpoint, as `keep ban list` / `keep ban lift` use it.
+        let listed = AdminClient.send(AdminRequest(op: "bans"), dataDirectory: s.directory)
+        #expect(listed?.ok == true && listed?.result?.contains(attacker) == true)
+        let refused = AdminClient.send(AdminRequest(op: "lift-ban", address: "127.0.0.99"), dataDirectory: s.directory)
+        #expect(refused?.ok == false && refused?.error == "127.0.0.99 is not banned")
+        #expect(AdminClient.send(AdminRequest(op: "lift-ban", address: attacker), dataDirectory: s.directory)?.ok == true)
+        #expect(s.server.floodBans.isEmpty)
+        let again = try await LineClient.connect(port: s.imapPort, source: attacker)
+        #expect(try await again.readLine().hasPrefix("* OK"))
     }
 
     @Test func overlongLineGetsBADAndTheConnectionContinues() async throws {
@@ -251,13 +327,25 @@ import Testing
         #expect(try await middle.command("NOOP").last == "t1 OK NOOP completed")
     }
 
-    @Test func lmtpPipelineFloodIsReset() async throws {
-        let s = try await TestServer.start { $0.limits.lmtpMaxPendingCommands = 10 }
+    /// LMTP's own pending rule: a client that pipelines past the limit and never reads its replies is reset once they
+    /// back up for `lmtp.output_stall_timeout_ms`; others are served meanwhile.
+    @Test func lmtpPipelineFloodThatNeverReadsIsReset() async throws {
+        let s = try await TestServer.start {
+            $0.limits.lmtpMaxPendingCommands = 10
+            $0.limits.lmtpMaxOutputBuffer = 4_096
+            $0.limits.lmtpOutputStallTimeoutMs = 300
+        }
         defer { Task { await s.stopAndRemove() } }
         let c = try await LineClient.connect(port: s.lmtpPort)
         _ = try await c.readLine()
-        try? await c.send(String(repeating: "NOOP\r\n", count: 11))
-        #expect(await c.waitForEnd(timeout: 2) == .reset)
+        let started = Date()
+        var ended: LineClient.ReadError?
+        while ended == nil, Date().timeIntervalSince(started) < 5 {
+            do { try await c.send(String(repeating: "NOOP\r\n", count: 1_000)) } catch let e as LineClient.ReadError { ended = e }
+        }
+        if ended == nil { ended = await c.waitForEnd(timeout: 2) }
+        #expect(ended == .reset)
+        #expect(s.server.reporter.count(.lmtpPendingCommandsReset) == 1)
         let d = try await LineClient.connect(port: s.lmtpPort)
         #expect(try await d.readLine().hasPrefix("220 "))
     }

@@ -158,6 +158,9 @@ public struct CommandFramer: Sendable {
     /// Bytes held for the command in progress plus unread input: what one connection costs us right now.
     public var bufferedBytes: Int { command.count + input.readableBytes }
 
+    /// Bytes received and not yet looked at: what waits while the connection takes no more commands.
+    public var unframedBytes: Int { input.readableBytes }
+
     /// Storage held by the input buffer (consumed bytes included): what tests check stays bounded.
     var inputCapacity: Int { input.capacity }
 

@@ -92,6 +92,14 @@ final class LineClient: @unchecked Sendable {
 
     func send(_ text: String) async throws { try await send(Array(text.utf8)) }
 
+    /// Sends bytes from a thread of their own, so that the caller can read the answers while they go out (as a
+    /// pipelining client does); blocks in the kernel when the server stops reading. Returns when all were sent.
+    func sendWhileReading(_ bytes: [UInt8]) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async { c.resume(with: Result { try self.sendNow(bytes) }) }
+        }
+    }
+
     private func sendNow(_ bytes: [UInt8]) throws {
         var off = 0
         while off < bytes.count {
@@ -143,6 +151,22 @@ final class LineClient: @unchecked Sendable {
             }
             return String(decoding: out, as: UTF8.self)
         }
+    }
+
+    /// Reads lines until `count` lines have been read or the connection ends; what was read either way, and how it ended.
+    func readLines(_ count: Int, timeout: Double = 10) async -> (lines: [String], end: ReadError?) {
+        (try? await onQueue {
+            var lines: [String] = []
+            lines.reserveCapacity(count)
+            while lines.count < count {
+                do {
+                    lines.append(try self.readLineNow(timeout: timeout))
+                } catch let e as ReadError {
+                    return (lines, e)
+                }
+            }
+            return (lines, nil)
+        }) ?? ([], .failed(-1))
     }
 
     /// Reads lines until the tagged completion of `tag`; returns all of them (the last is the tagged one).

@@ -19,15 +19,25 @@ public final class LiveConnections: Sendable {
 
     public init() {}
 
-    /// Registers a connection; `drain` is called (from any thread) when the server shuts down. Nil when the server
-    /// is already shutting down: the caller should close the connection at once.
-    public func add(drain: @escaping @Sendable () -> Void) -> Token? {
+    /// What became of a connection that asked to be registered.
+    public enum Admission: Sendable, Equatable {
+        case admitted(Token)
+        /// `limit` connections are open already.
+        case full
+        /// The server is shutting down: close the connection at once.
+        case shuttingDown
+    }
+
+    /// Registers a connection unless `limit` are open already (e.g. `lmtp.max_connections`); `drain` is called (from
+    /// any thread) when the server shuts down.
+    public func add(limit: Int = .max, drain: @escaping @Sendable () -> Void) -> Admission {
         state.withLock { s in
-            guard !s.draining else { return nil }
+            guard !s.draining else { return .shuttingDown }
+            guard s.drains.count < limit else { return .full }
             let token = s.next
             s.next += 1
             s.drains[token] = drain
-            return token
+            return .admitted(token)
         }
     }
 
