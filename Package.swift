@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "KeepStore",
             dependencies: [
-                "KeepMIME",
+                "KeepMIME", "KeepGuard",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -126,7 +126,8 @@ let package = Package(
         .executableTarget(name: "KeepSASLFuzz", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
         .executableTarget(name: "KeepLMTPFuzz", dependencies: ["KeepLMTP"], swiftSettings: keepSettings),
         // Parser throughput (release mode): `swift run -c release keep-parse-bench`.
-        .executableTarget(name: "keep-parse-bench", dependencies: ["KeepIMAP", "KeepMIME"], swiftSettings: keepSettings),
+        .executableTarget(name: "keep-parse-bench", dependencies: ["KeepIMAP", "KeepMIME", "KeepGuard", "KeepStore", "KeepIMAPServer"],
+                          swiftSettings: keepSettings),
         // The load generator: drives Keep or any IMAP/LMTP server (e.g. Dovecot) the same way.
         .executableTarget(
             name: "keep-bench",
@@ -142,13 +143,13 @@ let package = Package(
         // Named-property and replica-id quota costs on real SQLite files (release mode): `keep-store-bench`.
         .executableTarget(
             name: "keep-store-bench",
-            dependencies: ["KeepStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KeepStore", "KeepGuard", .product(name: "Logging", package: "swift-log")],
             swiftSettings: keepSettings
         ),
         .testTarget(name: "KeepIMAPTests", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
         .testTarget(name: "KeepMIMETests", dependencies: ["KeepMIME"], swiftSettings: keepSettings),
         .testTarget(name: "KeepLMTPTests", dependencies: ["KeepLMTP"], swiftSettings: keepSettings),
-        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore"], swiftSettings: keepSettings),
+        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepGuard"], swiftSettings: keepSettings),
         .testTarget(
             name: "KeepConnectionTests",
             dependencies: [

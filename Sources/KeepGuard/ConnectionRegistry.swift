@@ -120,20 +120,23 @@ public final class ConnectionRegistry: Sendable {
     }
 }
 
-/// Delays answers to failed logins: per IP and per (IP, user) pair the delay starts at `initial` and doubles with
-/// each further failure up to `max`; the larger of the two applies. A success clears the pair. Entries are
-/// forgotten after 15 minutes without a failure; the table is bounded.
+/// Delays answers to failed logins: per IP and per (IP, user) pair the delay starts at
+/// `imap.auth_failure_delay_initial_ms` and doubles with each further failure up to `imap.auth_failure_delay_max_ms`;
+/// the larger of the two applies. A success clears the pair. Entries are forgotten after
+/// `imap.auth_failure_forget_seconds` without a failure; the table holds at most `imap.max_tracked_addresses`.
 public final class AuthThrottle: Sendable {
     private struct Record { var failures: Int; var last: ContinuousClock.Instant }
     private let records = Mutex<[String: Record]>([:])
     private let initialMs: Int
     private let maxMs: Int
-    private static let forgetAfter: Duration = .seconds(15 * 60)
-    private static let maxEntries = 100_000
+    private let forgetAfter: Duration
+    private let maxEntries: Int
 
-    public init(initialMs: Int, maxMs: Int) {
-        self.initialMs = initialMs
-        self.maxMs = maxMs
+    public init(_ limits: Limits) {
+        self.initialMs = limits.authFailureDelayInitialMs
+        self.maxMs = limits.authFailureDelayMaxMs
+        self.forgetAfter = .seconds(limits.authFailureForgetSeconds)
+        self.maxEntries = limits.maxTrackedAddresses
     }
 
     /// Records a failure and returns how long to wait before answering it.
@@ -141,14 +144,14 @@ public final class AuthThrottle: Sendable {
         let now = ContinuousClock.now
         let keys = ["ip:" + ip, "pair:" + ip + "\u{0}" + user.lowercased()]
         let failures: Int = records.withLock { r in
-            if r.count > Self.maxEntries {
-                r = r.filter { now - $0.value.last < Self.forgetAfter }
-                if r.count > Self.maxEntries { r.removeAll() }
+            if r.count > maxEntries {
+                r = r.filter { now - $0.value.last < forgetAfter }
+                if r.count > maxEntries { r.removeAll() }
             }
             var most = 0
             for k in keys {
                 var rec = r[k] ?? Record(failures: 0, last: now)
-                if now - rec.last > Self.forgetAfter { rec.failures = 0 }
+                if now - rec.last > forgetAfter { rec.failures = 0 }
                 rec.failures += 1
                 rec.last = now
                 r[k] = rec

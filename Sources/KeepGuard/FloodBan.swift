@@ -4,11 +4,11 @@ import Synchronization
 ///
 /// The pending rule resets one flooding connection in about a millisecond, but a flooder that reconnects at once
 /// makes the server accept, greet, frame and reset hundreds of connections a second. After `threshold` resets from
-/// one address within a minute, that address's *new* connections are reset on arrival, before any greeting or
+/// one address within `imap.flood_ban_window_seconds`, that address's *new* connections are reset on arrival, before any greeting or
 /// parsing, for `duration`; its logged-in connections go on. A threshold of zero never bans. Where the platform
 /// allows, the listeners also drop a banned address's SYNs in the kernel (`SourceFilter`), so the flooder's
 /// reconnects cost nothing at all; the reset on arrival stays as the fallback. The table is bounded:
-/// past `maxEntries` addresses, expired entries are dropped, then the oldest.
+/// past `imap.max_tracked_addresses`, expired entries are dropped, then the oldest.
 ///
 /// Only floods count: the connection layer resets a client only when it floods (past the pending limit before
 /// login, or at it with its answers unread), never one that pipelines and reads. Addresses in the trusted networks
@@ -24,7 +24,7 @@ public final class FloodBan: Sendable {
     /// What `recordReset` concluded.
     public enum Verdict: Sendable, Equatable {
         case counted(resets: Int)
-        /// The address is banned from now for the given time, after `resets` flood resets within `window`.
+        /// The address is banned from now for the given time, after `resets` flood resets within the window.
         case banned(Duration, resets: Int)
         /// The address is in a trusted network: never banned.
         case trusted
@@ -33,15 +33,33 @@ public final class FloodBan: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let observer = Mutex<(@Sendable () -> Void)?>(nil)
     private let filterUsed = Atomic<Bool>(false)
-    private let settings: @Sendable () -> (threshold: Int, duration: Duration)
+    private let settings: @Sendable () -> Settings
     private let trusted: [NetworkRange]
-    /// The time in which `imap.flood_ban_threshold` resets from one address earn a ban.
-    public static let window: Duration = .seconds(60)
-    static let maxEntries = 100_000
+
+    /// What a ban decision reads: `imap.flood_ban_threshold`, `imap.flood_ban_seconds`,
+    /// `imap.flood_ban_window_seconds`, `imap.max_tracked_addresses`.
+    public struct Settings: Sendable {
+        public var threshold: Int
+        public var duration: Duration
+        public var window: Duration
+        public var maxEntries: Int
+        public init(threshold: Int, duration: Duration, window: Duration, maxEntries: Int) {
+            self.threshold = threshold
+            self.duration = duration
+            self.window = window
+            self.maxEntries = maxEntries
+        }
+
+        /// The settings of `limits`.
+        public init(_ limits: Limits) {
+            self.init(threshold: limits.floodBanThreshold, duration: .seconds(limits.floodBanSeconds),
+                      window: .seconds(limits.floodBanWindowSeconds), maxEntries: limits.maxTrackedAddresses)
+        }
+    }
 
     /// `settings` is read on each decision, so a reloaded configuration applies at once. Addresses in `trusted`
     /// are never banned.
-    public init(trusted: [NetworkRange] = [], settings: @escaping @Sendable () -> (threshold: Int, duration: Duration)) {
+    public init(trusted: [NetworkRange] = [], settings: @escaping @Sendable () -> Settings) {
         self.trusted = trusted
         self.settings = settings
     }
@@ -111,11 +129,12 @@ public final class FloodBan: Sendable {
     }
 
     private func count(_ ip: String, now: ContinuousClock.Instant) -> Verdict {
-        let (threshold, duration) = settings()
+        let settings = settings()
+        let (threshold, duration) = (settings.threshold, settings.duration)
         return entries.withLock { table in
-            if table.count >= Self.maxEntries, table[ip] == nil { Self.prune(&table, now: now) }
+            if table.count >= settings.maxEntries, table[ip] == nil { Self.prune(&table, now: now, settings: settings) }
             var e = table[ip] ?? Entry(windowStart: now, resets: 0, bannedUntil: nil)
-            if now - e.windowStart > Self.window {
+            if now - e.windowStart > settings.window {
                 e.windowStart = now
                 e.resets = 0
             }
@@ -135,11 +154,11 @@ public final class FloodBan: Sendable {
     /// Addresses tracked (banned or counting).
     public var count: Int { entries.withLock { $0.count } }
 
-    private static func prune(_ table: inout [String: Entry], now: ContinuousClock.Instant) {
+    private static func prune(_ table: inout [String: Entry], now: ContinuousClock.Instant, settings: Settings) {
         table = table.filter { _, e in
-            (e.bannedUntil.map { $0 > now } ?? false) || now - e.windowStart <= window
+            (e.bannedUntil.map { $0 > now } ?? false) || now - e.windowStart <= settings.window
         }
-        if table.count >= maxEntries, let oldest = table.min(by: { $0.value.windowStart < $1.value.windowStart }) {
+        if table.count >= settings.maxEntries, let oldest = table.min(by: { $0.value.windowStart < $1.value.windowStart }) {
             table[oldest.key] = nil
         }
     }

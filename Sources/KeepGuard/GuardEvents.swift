@@ -70,8 +70,9 @@ public struct GuardEvent: Sendable {
 }
 
 /// Reports guard events to the log and to swift-metrics counters, folding repeats: the first event of a kind from a
-/// peer in a minute is logged at once; the rest of that minute are counted and logged as one line with the count
-/// when the next one arrives after the minute (or at `flush`). Counters always count every event.
+/// peer in a fold window (`server.guard_log_fold_seconds`) is logged at once; the rest of that window are counted and
+/// logged as one line with the count when the next one arrives after it (or at `flush`). Counters always count
+/// every event.
 public final class GuardReporter: Sendable {
     private struct FoldKey: Hashable { var kind: GuardEventKind; var peerHost: String }
     private struct Fold { var windowStart: ContinuousClock.Instant; var suppressed: Int; var last: GuardEvent }
@@ -80,10 +81,13 @@ public final class GuardReporter: Sendable {
     private let folds = Mutex<[FoldKey: Fold]>([:])
     private let totals = Mutex<[GuardEventKind: Int]>([:])
     private let window: Duration
+    private let maxFolds: Int
 
-    public init(logger: Logger, foldWindow: Duration = .seconds(60)) {
+    /// Folds repeats within `server.guard_log_fold_seconds`, for at most `imap.max_tracked_addresses` peers at once.
+    public init(logger: Logger, limits: Limits) {
         self.logger = logger
-        self.window = foldWindow
+        self.window = .seconds(limits.guardLogFoldSeconds)
+        self.maxFolds = limits.maxTrackedAddresses
     }
 
     /// How many events of each kind were reported since start (for tests and the stats endpoint).
@@ -106,7 +110,7 @@ public final class GuardReporter: Sendable {
                 folds[key] = Fold(windowStart: now, suppressed: 0, last: event)
                 return (true, f.suppressed > 0 ? f : nil)
             }
-            if folds.count > 10_000 { folds.removeAll() }
+            if folds.count > maxFolds { folds.removeAll() }
             folds[key] = Fold(windowStart: now, suppressed: 0, last: event)
             return (true, nil)
         }
@@ -132,7 +136,7 @@ public final class GuardReporter: Sendable {
         if let u = e.user { md["user"] = "\(u)" }
         if !e.detail.isEmpty { md["detail"] = "\(e.detail)" }
         if repeated > 0 { md["repeated"] = "\(repeated)" }
-        logger.warning(repeated > 0 ? "guard refusal (folded: \(repeated) more in the last minute)" : "guard refusal",
+        logger.warning(repeated > 0 ? "guard refusal (folded: \(repeated) more since the first)" : "guard refusal",
                        metadata: md)
     }
 

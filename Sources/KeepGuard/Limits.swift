@@ -36,6 +36,11 @@ public struct Limits: Sendable, Hashable {
     public var floodBanThreshold = 10
     public var floodBanSeconds = 60
     public var floodBanDropSYN = 1
+    public var floodBanWindowSeconds = 60
+    // Tables the guard keeps per address
+    public var maxTrackedAddresses = 100_000
+    public var authFailureForgetSeconds = 15 * 60
+    public var guardLogFoldSeconds = 60
     // Mailbox names
     public var maxMailboxNameLength = 255
     public var maxMailboxDepth = 32
@@ -54,6 +59,20 @@ public struct Limits: Sendable, Hashable {
     // Server
     public var shutdownTimeout = 10
     public var memoryTrimThresholdMB = 32
+    public var storeBusyTimeoutMs = 10_000
+    public var eventFoldIntervalMs = 60_000
+    // MIME parsing (indexing at delivery, FETCH sections, SEARCH)
+    public var mimeMaxDepth = 32
+    public var mimeMaxParts = 10_000
+    public var mimeMaxHeaderFieldBytes = 1 << 20
+    public var mimeMaxHeaderBytes = 10 << 20
+    public var mimeMaxHeaderFields = 10_000
+    public var mimeMaxAddressesPerField = 1_000
+    public var mimeMaxParameters = 100
+    // Mailbox databases: the quotas of every `[databases.NAME]` that does not set its own
+    public var namedPropsQuota = 16_000
+    public var replidsQuota = 16_000
+    public var unauthenticatedNamedPropsQuota = 8_192
 
     public init() {}
 
@@ -129,6 +148,14 @@ public struct Limits: Sendable, Hashable {
                 doc: "How long a banned address's new connections are refused (dropped unanswered, or reset on arrival), before any greeting (its logged-in connections go on)."),
         Setting(key: "imap.flood_ban_drop_syn", keyPath: \.floodBanDropSYN, range: 0...1, unit: "(0 off, 1 on)",
                 doc: "1: the IMAP listeners also drop a banned address's connection attempts in the kernel (a socket filter, Linux), unanswered, so its reconnects cost the server nothing; 0: they are accepted and reset."),
+        Setting(key: "imap.flood_ban_window_seconds", keyPath: \.floodBanWindowSeconds, range: 1...86_400, unit: "seconds",
+                doc: "The window in which imap.flood_ban_threshold flood resets from one address earn a ban."),
+        Setting(key: "imap.max_tracked_addresses", keyPath: \.maxTrackedAddresses, range: 100...10_000_000, unit: "addresses",
+                doc: "Addresses the flood ban and the login-failure delay each remember at most; past it expired entries are dropped first, then the oldest (flood ban) or all (failure delay)."),
+        Setting(key: "imap.auth_failure_forget_seconds", keyPath: \.authFailureForgetSeconds, range: 1...86_400, unit: "seconds",
+                doc: "An address (or address and user) without a failed login for this long starts again at imap.auth_failure_delay_initial_ms."),
+        Setting(key: "server.guard_log_fold_seconds", keyPath: \.guardLogFoldSeconds, range: 0...3_600, unit: "seconds",
+                doc: "Guard events of one kind from one peer within this long after the first are counted and logged as one line with the count (metrics count every one)."),
         Setting(key: "imap.max_mailbox_name_length", keyPath: \.maxMailboxNameLength, range: 16...1_024, unit: "bytes",
                 doc: "Longest mailbox name."),
         Setting(key: "imap.max_mailbox_depth", keyPath: \.maxMailboxDepth, range: 1...256, unit: "levels",
@@ -159,13 +186,42 @@ public struct Limits: Sendable, Hashable {
                 doc: "On SIGTERM/SIGINT, how long commands and deliveries already running may take to finish and be answered before connections are closed."),
         Setting(key: "server.memory_trim_threshold_mb", keyPath: \.memoryTrimThresholdMB, range: 0...65_536, unit: "MiB",
                 doc: "When the server's resident memory has grown this much since the last check, memory freed after a burst is given back to the system (glibc malloc_trim, at most every 5 s); 0 never does."),
+        Setting(key: "mime.max_depth", keyPath: \.mimeMaxDepth, range: 1...1_000, unit: "levels",
+                doc: "Deepest MIME nesting (multipart and message/rfc822) parsed; a deeper part is kept as one opaque leaf."),
+        Setting(key: "mime.max_parts", keyPath: \.mimeMaxParts, range: 1...1_000_000, unit: "parts",
+                doc: "Most body parts of one message split out; parts past it are not split."),
+        Setting(key: "mime.max_header_field_bytes", keyPath: \.mimeMaxHeaderFieldBytes, range: 1_024...(1 << 30), unit: "bytes",
+                doc: "Longest header field value indexed (unfolded); longer values are cut for the index (the message stays byte-exact)."),
+        Setting(key: "mime.max_header_bytes", keyPath: \.mimeMaxHeaderBytes, range: 1_024...(1 << 30), unit: "bytes",
+                doc: "Header bytes of one part looked at for indexing."),
+        Setting(key: "mime.max_header_fields", keyPath: \.mimeMaxHeaderFields, range: 1...1_000_000, unit: "fields",
+                doc: "Header fields indexed per part."),
+        Setting(key: "mime.max_addresses_per_field", keyPath: \.mimeMaxAddressesPerField, range: 1...1_000_000, unit: "addresses",
+                doc: "Addresses parsed per ENVELOPE field (From, To, Cc, ...)."),
+        Setting(key: "mime.max_parameters", keyPath: \.mimeMaxParameters, range: 1...100_000, unit: "parameters",
+                doc: "Content-Type/Content-Disposition parameters parsed, RFC 2231 continuations included."),
+        Setting(key: "server.store_busy_timeout_ms", keyPath: \.storeBusyTimeoutMs, range: 0...600_000, unit: "milliseconds",
+                doc: "How long a store write waits for another process (e.g. the keep CLI) holding a database's write lock before it fails."),
+        Setting(key: "server.event_fold_interval_ms", keyPath: \.eventFoldIntervalMs, range: 0...3_600_000, unit: "milliseconds",
+                doc: "An event identical to the previous one (same id, database and user) within this long is folded into it (its repeat count grows) instead of written again."),
     ]
 
-    /// Applies `[imap]`, `[lmtp]` (and the limits in `[server]`) of a config document. Unknown keys and out-of-range values are refused with a
+    /// The per-database quotas (the seed's \"Named Props Quota\" and \"Replids Quota\"): the defaults here, each
+    /// database's own values under `[databases.NAME]`, applied when the database mounts.
+    public static let databaseQuotaSettings: [Setting] = [
+        Setting(key: "databases.NAME.named_props_quota", keyPath: \.namedPropsQuota, range: 1...0x7FFF, unit: "names",
+                doc: "Named properties users may create in the database. Applied when the database mounts."),
+        Setting(key: "databases.NAME.replids_quota", keyPath: \.replidsQuota, range: 1...0x7FFF, unit: "ids",
+                doc: "Replica identifiers the database may hold. Applied when the database mounts."),
+        Setting(key: "databases.NAME.unauthenticated_named_props_quota", keyPath: \.unauthenticatedNamedPropsQuota, range: 1...0x7FFF, unit: "names",
+                doc: "Named properties created for unauthenticated senders, e.g. LMTP. Applied when the database mounts."),
+    ]
+
+    /// Applies `[imap]`, `[lmtp]`, `[mime]` (and the limits in `[server]`) of a config document. Unknown keys and out-of-range values are refused with a
     /// message naming the setting.
     public mutating func apply(_ doc: TOMLTable, knownExtraKeys: Set<String> = []) throws(ConfigError) {
         let byKey = Dictionary(uniqueKeysWithValues: Self.settings.map { ($0.key, $0) })
-        for section in ["server", "imap", "lmtp"] {
+        for section in ["server", "imap", "lmtp", "mime"] {
             guard let value = doc[section] else { continue }
             guard case .table(let table) = value else { throw ConfigError.notATable(section) }
             for key in table.keys {

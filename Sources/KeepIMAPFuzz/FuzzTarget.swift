@@ -13,7 +13,8 @@ public func fuzzIMAP(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
 enum IMAPFuzzCase {
     static func run(_ bytes: [UInt8]) {
         var framer = CommandFramer(limits: FramingLimits(maxLineLength: 4_096, maxLiteralSize: 2_048,
-                                                         maxLiteralsPerCommand: 8, maxCommandSize: 16_384))
+                                                         maxLiteralsPerCommand: 8, maxCommandSize: 16_384,
+                                                         maxNestingDepth: 16))
         let parser = CommandParser(limits: GrammarLimits(maxDepth: 16, maxSequenceRanges: 256, maxArguments: 256))
         let split = bytes.isEmpty ? 0 : Int(bytes[0]) % (bytes.count + 1)
         var encoder = ResponseEncoder()

@@ -260,7 +260,7 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         session.report(.pendingCommandsReset, limit: limit, detail: detail)
         if case .banned(let duration, let resets) = ctx.floodBan.recordReset(session.peerIP) {
             session.report(.floodBan, limit: "imap.flood_ban_threshold",
-                           detail: "\(session.peerIP) banned for \(duration.components.seconds) s after \(resets) flood resets within \(FloodBan.window.components.seconds) s")
+                           detail: "\(session.peerIP) banned for \(duration.components.seconds) s after \(resets) flood resets within \(ctx.limits.floodBanWindowSeconds) s")
         }
         resetConnection(context)
     }

@@ -33,11 +33,8 @@ public final class IMAPServerContext: Sendable {
         self.requireTLSForLoginOffLoopback = requireTLSForLoginOffLoopback
         let box = LimitsBox(limits)
         self.limitsBox = box
-        self.throttle = AuthThrottle(initialMs: limits.authFailureDelayInitialMs, maxMs: limits.authFailureDelayMaxMs)
-        self.floodBan = FloodBan(trusted: trustedNetworks, settings: {
-            let l = box.value
-            return (l.floodBanThreshold, .seconds(l.floodBanSeconds))
-        })
+        self.throttle = AuthThrottle(limits)
+        self.floodBan = FloodBan(trusted: trustedNetworks, settings: { FloodBan.Settings(box.value) })
         self.registry = ConnectionRegistry(limits: {
             let l = box.value
             return (l.imapMaxConnections, l.imapMaxUnauthenticatedConnections, l.imapMaxUnauthenticatedConnectionsPerIP,

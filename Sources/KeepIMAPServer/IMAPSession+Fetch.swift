@@ -122,7 +122,7 @@ extension IMAPSession {
         var parsed: MIMEMessage?
         func mime() -> MIMEMessage {
             if let parsed { return parsed }
-            let p = MIMEMessage(parsing: m.raw ?? [])
+            let p = MIMEMessage(parsing: m.raw ?? [], limits: MIMELimits(ctx.limits))
             parsed = p
             return p
         }

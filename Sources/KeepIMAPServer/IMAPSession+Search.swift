@@ -23,7 +23,7 @@ extension IMAPSession {
         }
         let needsContent = SearchEvaluator.needsContent(request.key)
         let all = folder.resolve(.ranges([SequenceRange(.number(1), .last)]), uid: false, saved: [])
-        let evaluator = SearchEvaluator(folder: folder, saved: savedSearch)
+        let evaluator = SearchEvaluator(folder: folder, saved: savedSearch, mimeLimits: MIMELimits(ctx.limits))
         var matches: [(msn: Int, uid: UInt32, modSeq: UInt64)] = []
         var start = 0
         while start < all.count {
@@ -64,6 +64,8 @@ extension IMAPSession {
 struct SearchEvaluator {
     let folder: SelectedFolder
     let saved: [UInt32]
+    /// The bounds a message is parsed within (`mime.*`).
+    let mimeLimits: MIMELimits
 
     static func needsContent(_ key: SearchKey) -> Bool {
         switch key {
@@ -93,7 +95,7 @@ struct SearchEvaluator {
     private func evaluate(_ key: SearchKey, _ m: MessageData, _ msn: Int, _ parsed: inout MIMEMessage?) -> Bool {
         func mime() -> MIMEMessage {
             if let parsed { return parsed }
-            let p = MIMEMessage(parsing: m.raw ?? [])
+            let p = MIMEMessage(parsing: m.raw ?? [], limits: mimeLimits)
             parsed = p
             return p
         }

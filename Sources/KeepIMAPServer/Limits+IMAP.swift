@@ -1,10 +1,10 @@
-import KeepGuard
-import KeepIMAP
+public import KeepGuard
+public import KeepIMAP
 
 extension FramingLimits {
     /// The framing bounds of `limits` (`imap.*`) for a connection before or after login: after login a literal may
     /// be as large as APPENDLIMIT, and a command that large plus a few lines.
-    init(_ limits: Limits, authenticated: Bool) {
+    public init(_ limits: Limits, authenticated: Bool) {
         self.init(
             maxLineLength: limits.imapMaxLineLength,
             maxLiteralSize: authenticated ? limits.imapAppendLimit : limits.imapMaxLiteralSizeUnauthenticated,
@@ -17,7 +17,7 @@ extension FramingLimits {
 
 extension GrammarLimits {
     /// The grammar bounds of `limits` (`imap.max_nesting_depth`, `imap.max_sequence_ranges`, `imap.max_arguments`).
-    init(_ limits: Limits) {
+    public init(_ limits: Limits) {
         self.init(maxDepth: limits.imapMaxNestingDepth, maxSequenceRanges: limits.imapMaxSequenceRanges,
                   maxArguments: limits.imapMaxArguments)
     }

@@ -16,14 +16,15 @@ public enum LMTPFramingError: Error, Hashable, Sendable {
     case unframedInputTooLarge(limit: Int)
 }
 
-/// The bounds the framer enforces (`lmtp.max_line_length`, `lmtp.max_message_size`).
+/// The bounds the framer enforces (`lmtp.max_line_length`, `lmtp.max_message_size`); this module has no defaults of
+/// its own.
 public struct LMTPFramingLimits: Hashable, Sendable {
     /// A command line longer than this, its CRLF included, is refused (`lineTooLong`) and never held whole.
     public var maxLineLength: Int
     /// A message larger than this, after dot-unstuffing, is dropped and reported `tooLarge`.
     public var maxMessageSize: Int
 
-    public init(maxLineLength: Int = 4_096, maxMessageSize: Int = 50 * 1024 * 1024) {
+    public init(maxLineLength: Int, maxMessageSize: Int) {
         self.maxLineLength = maxLineLength
         self.maxMessageSize = maxMessageSize
     }
@@ -56,7 +57,7 @@ public struct LMTPFramer: Sendable {
     /// A DATA command was framed and not yet answered: the client waits for the reply before sending its message.
     public private(set) var awaitingDataReply = false
 
-    public init(limits: LMTPFramingLimits = LMTPFramingLimits()) {
+    public init(limits: LMTPFramingLimits) {
         self.limits = limits
     }
 

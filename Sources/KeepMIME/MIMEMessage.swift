@@ -7,7 +7,7 @@ public struct MIMEMessage: Sendable {
     /// The bounds of `limits` this message reached (empty for ordinary mail); the bytes are kept whole regardless.
     public let limitsReached: Set<MIMELimit>
 
-    public init(parsing bytes: [UInt8], limits: MIMELimits = MIMELimits()) {
+    public init(parsing bytes: [UInt8], limits: MIMELimits) {
         self.bytes = bytes
         self.limits = limits
         var parser = MIMEParser(bytes: bytes, limits: limits)

@@ -10,9 +10,9 @@ public func fuzzMIME(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
 
 enum MIMEFuzzCase {
     static func run(_ bytes: [UInt8]) {
-        var limits = MIMELimits()
-        limits.maxDepth = 16
-        limits.maxParts = 200
+        // Small bounds, so that inputs reach them.
+        let limits = MIMELimits(maxDepth: 16, maxParts: 200, maxHeaderFieldBytes: 1 << 20, maxHeaderBytes: 10 << 20,
+                                maxHeaderFields: 10_000, maxAddressesPerField: 1_000, maxParameters: 100)
         let message = MIMEMessage(parsing: bytes, limits: limits)
         _ = message.imapEnvelope
         _ = message.imapBodyStructure(extended: true)

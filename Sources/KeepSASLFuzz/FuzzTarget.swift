@@ -16,7 +16,7 @@ enum SASLFuzzCase {
     static func run(_ bytes: [UInt8]) {
         checkResponse(bytes)
         checkMessage(bytes)
-        let parser = CommandParser()
+        let parser = CommandParser(limits: GrammarLimits(maxDepth: 16, maxSequenceRanges: 256, maxArguments: 256))
         if let command = try? parser.parse(Array("a AUTHENTICATE PLAIN ".utf8) + bytes + [13, 10]),
            case .authenticate(let mechanism, let initial?) = command.kind {
             precondition(mechanism == "PLAIN", "mechanism changed")

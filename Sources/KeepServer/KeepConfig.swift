@@ -45,13 +45,6 @@ public struct KeepConfig: Sendable {
 
     public init() {}
 
-    /// Quota settings of `[databases.NAME]`, with their ranges.
-    public static let quotaSettings: [(key: String, defaultValue: Int, doc: String)] = [
-        ("named_props_quota", 16_000, "Named properties users may create in the database (1-32767)."),
-        ("replids_quota", 16_000, "Replica identifiers the database may hold (1-32767)."),
-        ("unauthenticated_named_props_quota", 8_192, "Named properties created for unauthenticated senders, e.g. LMTP (1-32767)."),
-    ]
-
     /// Reads `file` (TOML). Every key is checked: unknown keys, wrong types and out-of-range values are refused
     /// with a message naming the setting.
     public static func load(file: URL) throws(ConfigError) -> KeepConfig {
@@ -72,7 +65,7 @@ public struct KeepConfig: Sendable {
             throw .syntax(file: file, error)
         }
         var config = KeepConfig()
-        for key in doc.keys where !["server", "tls", "imap", "lmtp", "databases"].contains(key) {
+        for key in doc.keys where !["server", "tls", "imap", "lmtp", "mime", "databases"].contains(key) {
             throw .unknownSetting(key)
         }
         if let server = try table(doc, "server") {
@@ -121,27 +114,28 @@ public struct KeepConfig: Sendable {
         if let dbs = try table(doc, "databases") {
             for name in dbs.keys {
                 guard case .table(let t)? = dbs[name] else { throw .notATable("databases.\(name)") }
-                config.databaseQuotas[name] = try quotas(t, database: name)
+                config.databaseQuotas[name] = try quotas(t, database: name, defaults: config.limits)
             }
         }
         return config
     }
 
-    /// `[databases.NAME]` quotas; each 1...0x7FFF.
-    public static func quotas(_ t: TOMLTable, database: String) throws(ConfigError) -> DatabaseQuotas {
-        var q = DatabaseQuotas()
+    /// `[databases.NAME]` quotas (`Limits.databaseQuotaSettings`, each 1...0x7FFF); what a database does not set
+    /// is `defaults`' value.
+    public static func quotas(_ t: TOMLTable, database: String, defaults: Limits) throws(ConfigError) -> DatabaseQuotas {
+        var values = defaults
         for key in t.keys {
             let full = "databases.\(database).\(key)"
-            guard case .integer(let v)? = t[key] else { throw .wrongType(full, expected: "integer", found: t[key]?.typeName ?? "nothing") }
-            guard (1...0x7FFF).contains(v) else { throw .outOfRange(full, value: v, range: 1...0x7FFF) }
-            switch key {
-            case "named_props_quota": q.namedProps = Int(v)
-            case "replids_quota": q.replids = Int(v)
-            case "unauthenticated_named_props_quota": q.unauthenticatedNamedProps = Int(v)
-            default: throw .unknownSetting(full)
+            guard let setting = Limits.databaseQuotaSettings.first(where: { $0.key == "databases.NAME.\(key)" }) else {
+                throw .unknownSetting(full)
             }
+            guard case .integer(let v)? = t[key] else { throw .wrongType(full, expected: "integer", found: t[key]?.typeName ?? "nothing") }
+            guard v >= Int64(setting.range.lowerBound), v <= Int64(setting.range.upperBound) else {
+                throw .outOfRange(full, value: v, range: setting.range)
+            }
+            values[keyPath: setting.keyPath] = Int(v)
         }
-        return q
+        return DatabaseQuotas(defaultsOf: values)
     }
 
     private static func table(_ doc: TOMLTable, _ key: String) throws(ConfigError) -> TOMLTable? {

@@ -37,7 +37,7 @@ public final class KeepServer: Service, @unchecked Sendable {
     private var floodBan: FloodBan?
     let storeOptions: StoreOptions
 
-    /// `storeOptions` lets tests lower password hashing cost; a server uses the defaults plus the config's quotas.
+    /// `storeOptions` lets tests lower password hashing cost; its limits and quotas are the config's.
     public init(config: KeepConfig, configFile: URL? = nil, dataDirectory: URL, logger: Logger,
                 storeOptions: StoreOptions = StoreOptions(), threads: Int? = nil) {
         self.config = config
@@ -45,11 +45,8 @@ public final class KeepServer: Service, @unchecked Sendable {
         self.dataDirectory = dataDirectory
         self.logger = logger
         var options = storeOptions
+        options.limits = config.limits
         options.databaseQuotas.merge(config.databaseQuotas) { _, new in new }
-        options.maxMessageSize = max(config.limits.imapAppendLimit, config.limits.lmtpMaxMessageSize)
-        options.maxNewNamedPropsPerMessage = config.limits.lmtpMaxNewNamedPropsPerMessage
-        options.authCacheTTL = TimeInterval(config.limits.authCacheTTL)
-        options.authCacheSize = config.limits.authCacheSize
         self.storeOptions = options
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
     }
@@ -71,7 +68,7 @@ public final class KeepServer: Service, @unchecked Sendable {
         if try await store.listUsers().isEmpty {
             logger.notice("no users yet: add one with `keep user add NAME --password-stdin --data \(dataDirectory.path)`")
         }
-        let reporter = GuardReporter(logger: logger)
+        let reporter = GuardReporter(logger: logger, limits: config.limits)
         self.reporter = reporter
         let tls = try TLSFiles.context(dataDirectory: dataDirectory, certificate: config.certificatePath, key: config.keyPath,
                                        hostname: config.hostname, logger: logger)

@@ -1,5 +1,16 @@
 // The one file that talks to KeepMIME: what a message yields for the index at delivery.
-import KeepMIME
+public import KeepGuard
+public import KeepMIME
+
+extension MIMELimits {
+    /// The parsing bounds of `limits` (`mime.*`).
+    public init(_ limits: Limits) {
+        self.init(maxDepth: limits.mimeMaxDepth, maxParts: limits.mimeMaxParts,
+                  maxHeaderFieldBytes: limits.mimeMaxHeaderFieldBytes, maxHeaderBytes: limits.mimeMaxHeaderBytes,
+                  maxHeaderFields: limits.mimeMaxHeaderFields, maxAddressesPerField: limits.mimeMaxAddressesPerField,
+                  maxParameters: limits.mimeMaxParameters)
+    }
+}
 
 /// One field of a message's top-level header that is promoted to a PS_INTERNET_HEADERS named property.
 struct PromotableHeader: Sendable, Hashable {
@@ -20,8 +31,9 @@ struct MessageIndex: Sendable {
     /// Fields of the top-level header outside `StandardHeaderFields`, in order.
     var promotableHeaders: [PromotableHeader]
 
-    init(indexing message: [UInt8]) {
-        let parsed = MIMEMessage(parsing: message)
+    /// Parses `message` within `limits`' `mime.*` bounds.
+    init(indexing message: [UInt8], limits: Limits) {
+        let parsed = MIMEMessage(parsing: message, limits: MIMELimits(limits))
         envelope = parsed.imapEnvelope
         bodyStructure = parsed.imapBodyStructure(extended: true)
         body = parsed.imapBodyStructure(extended: false)

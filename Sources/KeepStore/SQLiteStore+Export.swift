@@ -235,7 +235,7 @@ extension SQLiteStore {
             let (system, originGUID, originCounter) = (flags, parsedGUID, parsedCounter)
             let name = try FolderName.canonical(entry.folder)
             let keepUID = created.contains(name) ? entry.uid : nil
-            let index = MessageIndex(indexing: bytes)
+            let index = MessageIndex(indexing: bytes, limits: options.limits)
             let pending = PendingEvents()
             let tables = resolved.mdb.quotaTables(pending)
             let outcome = try await resolved.mdb.pool.write { db -> (stored: Bool, local: Bool, dropped: Int) in

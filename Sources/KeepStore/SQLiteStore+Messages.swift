@@ -181,7 +181,7 @@ extension SQLiteStore {
         let canonical = try FolderName.canonical(name)
         let resolved = try await resolve(user: user)
         let owner = resolved.owner
-        let index = MessageIndex(indexing: message)
+        let index = MessageIndex(indexing: message, limits: options.limits)
         let date = (internalDate ?? Date()).timeIntervalSince1970
         let pending = PendingEvents()
         let tables = resolved.mdb.quotaTables(pending)

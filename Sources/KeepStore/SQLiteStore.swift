@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import KeepGuard
 public import Logging
 
 /// One open mailbox database.
@@ -111,8 +112,8 @@ public final class SQLiteStore: MailStore {
         self.logger = logger
         self.directory = directory
         self.hasher = PasswordHasher(rounds: options.effectivePasswordRounds)
-        self.authCache = AuthCache(ttl: .milliseconds(Int64(max(0, options.authCacheTTL) * 1000)),
-                                   capacity: max(0, options.authCacheSize))
+        self.authCache = AuthCache(ttl: .seconds(Int64(max(0, options.limits.authCacheTTL))),
+                                   capacity: max(0, options.limits.authCacheSize))
         self.events = EventLog(pool: directory, logger: logger, foldingInterval: options.eventFoldingInterval)
     }
 

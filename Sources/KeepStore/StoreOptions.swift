@@ -1,4 +1,5 @@
-public import Foundation
+import Foundation
+public import KeepGuard
 
 /// Limits on one mailbox database's named-property and replica-id tables (the seed's "Named Props Quota" and
 /// "Replids Quota"). Each value is clamped to 1...0x7FFF, the size of the tables.
@@ -11,10 +12,16 @@ public struct DatabaseQuotas: Sendable, Hashable, Codable {
     /// so that outsiders cannot use up the users' share.
     public var unauthenticatedNamedProps: Int
 
-    public init(namedProps: Int = 16_000, replids: Int = 16_000, unauthenticatedNamedProps: Int = 8_192) {
+    public init(namedProps: Int, replids: Int, unauthenticatedNamedProps: Int) {
         self.namedProps = namedProps
         self.replids = replids
         self.unauthenticatedNamedProps = unauthenticatedNamedProps
+    }
+
+    /// The quotas of a database that sets none of its own: `limits`' defaults.
+    public init(defaultsOf limits: Limits) {
+        self.init(namedProps: limits.namedPropsQuota, replids: limits.replidsQuota,
+                  unauthenticatedNamedProps: limits.unauthenticatedNamedPropsQuota)
     }
 
     /// The quotas with every value brought into 1...0x7FFF.
@@ -25,47 +32,44 @@ public struct DatabaseQuotas: Sendable, Hashable, Codable {
     }
 }
 
-/// How `SQLiteStore` behaves; every knob has the documented default.
+/// How `SQLiteStore` behaves. Every bound comes from `limits` (`Limits`, the one source of every bound and its
+/// default); the rest are the password-hashing cost and the per-database quotas of the configuration.
 public struct StoreOptions: Sendable {
+    /// The bounds in force: message size, quota defaults, new header names per message, the login cache, the busy
+    /// timeout and event folding.
+    public var limits: Limits
     /// PBKDF2-SHA256 rounds for new password hashes. Values under 210,000 are raised to 210,000 unless
     /// `allowsWeakPasswordHashingForTesting` is set.
-    public var passwordRounds: Int = 210_000
+    public var passwordRounds: Int = PasswordHasher.minimumRounds
     /// Test-only: lets `passwordRounds` go below 210,000 so that test suites run fast. Never set it in a server.
     public var allowsWeakPasswordHashingForTesting: Bool = false
-    /// The largest message `append` accepts, in bytes.
-    public var maxMessageSize: Int = 50 << 20
-    /// Default named-property quota of every database (entries created by users).
-    public var namedPropsQuota: Int = 16_000
-    /// Default replica-id quota of every database.
-    public var replidsQuota: Int = 16_000
-    /// Default quota for named properties created by unauthenticated principals.
-    public var unauthenticatedNamedPropsQuota: Int = 8_192
-    /// Per-database overrides of the three quotas, keyed by database name (case-insensitive). They take effect when
-    /// the database is opened (mounted).
+    /// Per-database quotas (`[databases.NAME]`), keyed by database name (case-insensitive). They take effect when
+    /// the database is opened (mounted); a database not named here has `limits`' defaults.
     public var databaseQuotas: [String: DatabaseQuotas] = [:]
-    /// How many new PS_INTERNET_HEADERS names one delivered or appended message may create when its header
-    /// fields are promoted; fields beyond it are simply not promoted (no error). The LMTP server passes its
-    /// `lmtp.max_new_named_props_per_message`.
-    public var maxNewNamedPropsPerMessage: Int = 64
-    /// How long a successful login is remembered so that the same user and password skip PBKDF2 next time
-    /// (`AuthCache`); zero disables the cache. The server passes `imap.auth_cache_ttl`.
-    public var authCacheTTL: TimeInterval = 3_600
-    /// Most users the login cache remembers (`imap.auth_cache_size`).
-    public var authCacheSize: Int = 10_000
-    /// How long a write waits for another process (e.g. the `keep` CLI) holding the SQLite write lock.
-    public var busyTimeout: TimeInterval = 10
-    /// How long an identical event (same id, database and user) is folded into the previous row.
-    public var eventFoldingInterval: TimeInterval = 60
 
-    public init() {}
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// The largest message `append` accepts, in bytes: the larger of APPENDLIMIT and LMTP's SIZE.
+    var maxMessageSize: Int { max(limits.imapAppendLimit, limits.lmtpMaxMessageSize) }
+
+    /// How many new PS_INTERNET_HEADERS names one delivered or appended message may create when its header fields
+    /// are promoted (`lmtp.max_new_named_props_per_message`); fields beyond it are simply not promoted.
+    var maxNewNamedPropsPerMessage: Int { limits.lmtpMaxNewNamedPropsPerMessage }
+
+    /// How long a write waits for another process holding the SQLite write lock (`server.store_busy_timeout_ms`).
+    var busyTimeout: TimeInterval { TimeInterval(limits.storeBusyTimeoutMs) / 1000 }
+
+    /// How long an identical event is folded into the previous row (`server.event_fold_interval_ms`).
+    var eventFoldingInterval: TimeInterval { TimeInterval(limits.eventFoldIntervalMs) / 1000 }
 
     /// The quotas that apply to `database`.
     public func quotas(for database: String) -> DatabaseQuotas {
         if let q = databaseQuotas.first(where: { $0.key.caseInsensitiveCompare(database) == .orderedSame })?.value {
             return q.clamped
         }
-        return DatabaseQuotas(namedProps: namedPropsQuota, replids: replidsQuota,
-                              unauthenticatedNamedProps: unauthenticatedNamedPropsQuota).clamped
+        return DatabaseQuotas(defaultsOf: limits).clamped
     }
 
     /// The rounds new hashes use.

@@ -1,6 +1,9 @@
 import Foundation
+import KeepGuard
 import KeepIMAP
+import KeepIMAPServer
 import KeepMIME
+import KeepStore
 
 // keep-parse-bench: throughput of the pure parsers (issue #2), in release mode.
 //   swift run -c release keep-parse-bench            (all, default sizes)
@@ -8,6 +11,9 @@ import KeepMIME
 // Prints one line per figure; BENCHMARKS.md records them.
 
 let quick = CommandLine.arguments.contains("--quick")
+/// The bounds a server runs with by default.
+let serverLimits = Limits()
+let mimeLimits = MIMELimits(serverLimits)
 
 func measure(_ label: String, bytes: Int, items: Int, repeat n: Int, _ body: () -> Void) {
     body()  // warm-up
@@ -33,9 +39,9 @@ var count = 0
 while stream.count < (quick ? 1 << 20 : 16 << 20) {
     for c in commands { stream += Array(c.utf8); count += 1 }
 }
-let parser = CommandParser()
+let parser = CommandParser(limits: GrammarLimits(serverLimits))
 measure("IMAP pipelined stream: frame + parse", bytes: stream.count, items: count, repeat: quick ? 2 : 5) {
-    var framer = CommandFramer(limits: FramingLimits(maxLineLength: 65_536, maxLiteralSize: 1 << 20, maxLiteralsPerCommand: 16, maxCommandSize: 2 << 20))
+    var framer = CommandFramer(limits: FramingLimits(serverLimits, authenticated: true))
     var offset = 0
     var parsed = 0
     while offset < stream.count {
@@ -64,7 +70,7 @@ func bigMessage(parts: Int, partSize: Int) -> [UInt8] {
 }
 let big = bigMessage(parts: 100, partSize: quick ? 10_000 : 100_000)
 measure("MIME \(big.count / 1_000_000) MB, 100 parts: parse + BODYSTRUCTURE", bytes: big.count, items: 1, repeat: quick ? 2 : 5) {
-    let m = MIMEMessage(parsing: big)
+    let m = MIMEMessage(parsing: big, limits: mimeLimits)
     precondition(!m.imapBodyStructure(extended: true).isEmpty && !m.imapEnvelope.isEmpty)
 }
 
@@ -83,7 +89,7 @@ for i in 0..<(quick ? 1_000 : 10_000) {
 let typicalBytes = typical.reduce(0) { $0 + $1.count }
 measure("MIME \(typical.count) typical messages: parse + ENVELOPE + BODYSTRUCTURE", bytes: typicalBytes, items: typical.count, repeat: quick ? 1 : 3) {
     for bytes in typical {
-        let m = MIMEMessage(parsing: bytes)
+        let m = MIMEMessage(parsing: bytes, limits: mimeLimits)
         precondition(!m.imapEnvelope.isEmpty && !m.imapBodyStructure(extended: true).isEmpty)
     }
 }
@@ -97,7 +103,7 @@ func headers(_ n: Int) -> [UInt8] {
 for n in quick ? [20_000, 40_000] : [100_000, 200_000, 400_000] {
     let h = headers(n)
     measure("MIME \(n) address headers", bytes: h.count, items: n, repeat: 1) {
-        let m = MIMEMessage(parsing: h)
+        let m = MIMEMessage(parsing: h, limits: mimeLimits)
         _ = m.imapEnvelope
     }
 }

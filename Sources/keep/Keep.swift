@@ -47,8 +47,9 @@ struct DataOptions: ParsableArguments {
 
     /// Opens the store of the data folder (also while a server runs on it: SQLite WAL serves both).
     func openStore(logger: Logger) async throws -> SQLiteStore {
-        var options = StoreOptions()
-        options.databaseQuotas = try loadConfig().databaseQuotas
+        let config = try loadConfig()
+        var options = StoreOptions(limits: config.limits)
+        options.databaseQuotas = config.databaseQuotas
         return try await SQLiteStore.open(dataDirectory: dataDirectory, options: options, logger: logger)
     }
 }
@@ -187,7 +188,7 @@ struct DatabaseCommand: AsyncParsableCommand {
             return reply.result
         }
         let config = try options.loadConfig()
-        var storeOptions = StoreOptions()
+        var storeOptions = StoreOptions(limits: config.limits)
         storeOptions.databaseQuotas = config.databaseQuotas
         let store = try await SQLiteStore.open(dataDirectory: options.dataDirectory, options: storeOptions,
                                                logger: makeLogger(level: .warning))
@@ -401,11 +402,8 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             print("| setting | default | range | meaning |")
             print("|---|---|---|---|")
-            for s in Limits.settings {
+            for s in Limits.settings + Limits.databaseQuotaSettings {
                 print("| `\(s.key)` | \(s.defaultValue) | \(s.range.lowerBound)–\(s.range.upperBound) \(s.unit) | \(s.doc) |")
-            }
-            for q in KeepConfig.quotaSettings {
-                print("| `databases.NAME.\(q.key)` | \(q.defaultValue) | 1–32767 | \(q.doc) Applied when the database mounts. |")
             }
         }
     }

@@ -114,7 +114,7 @@ struct CommandFramerTests {
     // MARK: Limits
 
     @Test func overLongLineIsSkippedToItsLineFeedAndTheNextCommandParses() {
-        let limits = FramingLimits(maxLineLength: 64)
+        let limits = FramingLimits.test(maxLineLength: 64)
         let long = "a1 SEARCH " + String(repeating: "x", count: 100) + "\r\n"
         let events = verifyEveryChunking(bytes(long + "b2 NOOP\r\n"), limits: limits)
         #expect(events == [.error(.lineTooLong(tag: "a1", limit: 64)), .command(bytes("b2 NOOP\r\n"))])
@@ -127,20 +127,20 @@ struct CommandFramerTests {
     @Test func lineOfExactlyTheLimitIsAccepted() {
         let line = "a NOOP " + String(repeating: "x", count: 64 - 9) + "\r\n"
         #expect(line.utf8.count == 64)
-        #expect(frame([bytes(line)], limits: FramingLimits(maxLineLength: 64)) == [.command(bytes(line))])
-        #expect(frame([bytes("a" + line)], limits: FramingLimits(maxLineLength: 64))
+        #expect(frame([bytes(line)], limits: FramingLimits.test(maxLineLength: 64)) == [.command(bytes(line))])
+        #expect(frame([bytes("a" + line)], limits: FramingLimits.test(maxLineLength: 64))
             == [.error(.lineTooLong(tag: "aa", limit: 64))])
     }
 
     @Test func overLongContinuationLineAfterALiteralDropsTheWholeCommand() {
-        let limits = FramingLimits(maxLineLength: 40)
+        let limits = FramingLimits.test(maxLineLength: 40)
         let input = "a LOGIN {3}\r\nabc " + String(repeating: "y", count: 60) + "\r\nb NOOP\r\n"
         #expect(verifyEveryChunking(bytes(input), limits: limits)
             == [.continuationNeeded(3), .error(.lineTooLong(tag: "a", limit: 40)), .command(bytes("b NOOP\r\n"))])
     }
 
     @Test func overLongLineEndingInNonSynchronisingLiteralLosesFraming() {
-        let limits = FramingLimits(maxLineLength: 64)
+        let limits = FramingLimits.test(maxLineLength: 64)
         let input = "a APPEND INBOX " + String(repeating: "x", count: 100) + " {5+}\r\nhello\r\n"
         let events = verifyEveryChunking(bytes(input), limits: limits)
         #expect(events.count == 1)
@@ -150,7 +150,7 @@ struct CommandFramerTests {
     }
 
     @Test func overLongLineEndingInSynchronisingLiteralIsOnlyTooLong() {
-        let limits = FramingLimits(maxLineLength: 64)
+        let limits = FramingLimits.test(maxLineLength: 64)
         let input = "a APPEND INBOX " + String(repeating: "x", count: 100) + " {5}\r\nb NOOP\r\n"
         #expect(verifyEveryChunking(bytes(input), limits: limits)
             == [.error(.lineTooLong(tag: "a", limit: 64)), .command(bytes("b NOOP\r\n"))])
@@ -174,7 +174,7 @@ struct CommandFramerTests {
     }
 
     @Test func literalOverTheLimitIsRefusedBeforeAnyByteIsHeld() {
-        let limits = FramingLimits(maxLiteralSize: 100)
+        let limits = FramingLimits.test(maxLiteralSize: 100)
         #expect(verifyEveryChunking(bytes("a APPEND INBOX {101}\r\nb NOOP\r\n"), limits: limits)
             == [.error(.literalTooLarge(tag: "a", size: 101, limit: 100, synchronising: true)),
                 .command(bytes("b NOOP\r\n"))])
@@ -184,7 +184,7 @@ struct CommandFramerTests {
     }
 
     @Test func tooManyLiteralsInOneCommand() {
-        let limits = FramingLimits(maxLiteralsPerCommand: 2)
+        let limits = FramingLimits.test(maxLiteralsPerCommand: 2)
         let events = verifyEveryChunking(bytes("a X {1}\r\nx {1}\r\ny {1}\r\nz\r\n"), limits: limits)
         #expect(events == [.continuationNeeded(1), .continuationNeeded(1),
                            .error(.tooManyLiterals(tag: "a", limit: 2))])
@@ -193,13 +193,13 @@ struct CommandFramerTests {
     }
 
     @Test func commandTooLargeByAnnouncedLiteral() {
-        let limits = FramingLimits(maxLineLength: 100, maxLiteralSize: 1000, maxCommandSize: 200)
+        let limits = FramingLimits.test(maxLineLength: 100, maxLiteralSize: 1000, maxCommandSize: 200)
         #expect(frame([bytes("a APPEND INBOX {190}\r\n")], limits: limits)
             == [.error(.commandTooLarge(tag: "a", limit: 200))])
     }
 
     @Test func commandTooLargeByManyLines() {
-        let limits = FramingLimits(maxLineLength: 100, maxLiteralSize: 1000, maxLiteralsPerCommand: 100, maxCommandSize: 200)
+        let limits = FramingLimits.test(maxLineLength: 100, maxLiteralSize: 1000, maxLiteralsPerCommand: 100, maxCommandSize: 200)
         let line = String(repeating: "x", count: 80) + " {1+}\r\n"
         let input = "a X {1+}\r\n" + String(repeating: "y" + line, count: 3)
         let events = verifyEveryChunking(bytes(input), limits: limits)
@@ -218,7 +218,7 @@ struct CommandFramerTests {
     }
 
     @Test func eightyKilobyteLineWithoutNewlineStaysBounded() {
-        let limits = FramingLimits()
+        let limits = FramingLimits.test()
         var framer = CommandFramer(limits: limits)
         framer.append(bytes("a SEARCH "))
         for _ in 0..<80 {
@@ -240,7 +240,7 @@ struct CommandFramerTests {
     }
 
     @Test func nestingBombWithoutLineFeedIsAnsweredAtTheDepthLimitAndKeepsNothing() {
-        let limits = FramingLimits(maxLineLength: 1024, maxNestingDepth: 32)
+        let limits = FramingLimits.test(maxLineLength: 1024, maxNestingDepth: 32)
         var framer = CommandFramer(limits: limits)
         framer.append(bytes("a NOOP "))
         var events: [FramingEvent] = []
@@ -257,19 +257,19 @@ struct CommandFramerTests {
 
     @Test func theNestingBoundGivesTheSameAnswerInEveryChunkingBesideTheLineAndCommandBounds() {
         let deep = "a SEARCH ((((\"((\" ALL))))\r\nb NOOP\r\nc X ((((((((((((\r\nd NOOP\r\n"
-        for limits in [FramingLimits(maxNestingDepth: 3), FramingLimits(maxLineLength: 14, maxNestingDepth: 3),
-                       FramingLimits(maxLineLength: 1024, maxCommandSize: 12, maxNestingDepth: 3),
-                       FramingLimits(maxLineLength: 1024, maxCommandSize: 13, maxNestingDepth: 3)] {
+        for limits in [FramingLimits.test(maxNestingDepth: 3), FramingLimits.test(maxLineLength: 14, maxNestingDepth: 3),
+                       FramingLimits.test(maxLineLength: 1024, maxCommandSize: 12, maxNestingDepth: 3),
+                       FramingLimits.test(maxLineLength: 1024, maxCommandSize: 13, maxNestingDepth: 3)] {
             verifyEveryChunking(bytes(deep), limits: limits)
         }
-        #expect(verifyEveryChunking(bytes(deep), limits: FramingLimits(maxNestingDepth: 3)) == [
+        #expect(verifyEveryChunking(bytes(deep), limits: FramingLimits.test(maxNestingDepth: 3)) == [
             .error(.nestingTooDeep(tag: "a", limit: 3)), .command(bytes("b NOOP\r\n")),
             .error(.nestingTooDeep(tag: "c", limit: 3)), .command(bytes("d NOOP\r\n")),
         ])
     }
 
     @Test func parenthesesInQuotedStringsAndLiteralsDoNotCount() {
-        var framer = CommandFramer(limits: FramingLimits(maxLiteralSize: 1024, maxNestingDepth: 2))
+        var framer = CommandFramer(limits: FramingLimits.test(maxLiteralSize: 1024, maxNestingDepth: 2))
         let quoted = "a SEARCH SUBJECT \"(((\\\"(((\" (ALL (ALL))\r\n"
         framer.append(bytes(quoted))
         #expect(framer.next() == .command(bytes(quoted)))
@@ -283,7 +283,7 @@ struct CommandFramerTests {
     }
 
     @Test func aTooDeepLineEndingInANonSynchronisingLiteralLosesFraming() {
-        var framer = CommandFramer(limits: FramingLimits(maxNestingDepth: 2))
+        var framer = CommandFramer(limits: FramingLimits.test(maxNestingDepth: 2))
         framer.append(bytes("a APPEND x (((\\Seen))) {5+}\r\nhello\r\n"))
         #expect(framer.next() == .error(.nestingTooDeep(tag: "a", limit: 2)))
         #expect(framer.next() == .error(.literalTooLarge(tag: "a", size: 5, limit: 8 * 1024, synchronising: false)))
@@ -299,13 +299,13 @@ struct CommandFramerTests {
     }
 
     @Test func tagStraddlingChunksIsStillReportedOnError() {
-        let limits = FramingLimits(maxLineLength: 32)
+        let limits = FramingLimits.test(maxLineLength: 32)
         let events = frame([bytes("ab"), bytes("c1 SEARCH " + String(repeating: "x", count: 40) + "\r\n")], limits: limits)
         #expect(events == [.error(.lineTooLong(tag: "abc1", limit: 32))])
     }
 
     @Test func untaggedGarbageReportsNoTag() {
-        let events = frame([bytes(String(repeating: "(", count: 100) + "\r\n")], limits: FramingLimits(maxLineLength: 32))
+        let events = frame([bytes(String(repeating: "(", count: 100) + "\r\n")], limits: FramingLimits.test(maxLineLength: 32))
         #expect(events == [.error(.lineTooLong(tag: nil, limit: 32))])
     }
 

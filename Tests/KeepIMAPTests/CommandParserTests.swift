@@ -438,7 +438,7 @@ struct CommandParserTests {
     }
 
     @Test func nestingDeeperThanTheLimitIsTooDeep() {
-        let limits = GrammarLimits(maxDepth: 8)
+        let limits = GrammarLimits.test(maxDepth: 8)
         let ok = "a SEARCH " + String(repeating: "(", count: 8) + "SEEN" + String(repeating: ")", count: 8) + "\r\n"
         #expect(kind(ok) == .search(SearchRequest(returnOptions: nil, charset: nil, key: .seen), uid: false))
         #expect((try? parse(ok, limits: limits)) != nil)
@@ -453,7 +453,7 @@ struct CommandParserTests {
     }
 
     @Test func tooManySequenceRanges() {
-        let limits = GrammarLimits(maxSequenceRanges: 10)
+        let limits = GrammarLimits.test(maxSequenceRanges: 10)
         let ten = (1...10).map { "\($0 * 2)" }.joined(separator: ",")
         #expect((try? parse("a FETCH \(ten) FLAGS\r\n", limits: limits)) != nil)
         let e = parseError("a FETCH \(ten),99 FLAGS\r\n", limits: limits)
@@ -463,7 +463,7 @@ struct CommandParserTests {
     }
 
     @Test func tooManyArguments() {
-        let limits = GrammarLimits(maxArguments: 5)
+        let limits = GrammarLimits.test(maxArguments: 5)
         func check(_ line: String, sourceLocation: SourceLocation = #_sourceLocation) {
             #expect(parseError(line, limits: limits) == CommandParseError(tag: "a", reason: .tooManyArguments(limit: 5)),
                     sourceLocation: sourceLocation)

@@ -57,7 +57,7 @@ struct HostileInputTests {
 
     @Test func randomBytesThroughFramerAndParserStayBounded() {
         var rng = SeededGenerator(seed: 1234)
-        let limits = FramingLimits(maxLineLength: 256, maxLiteralSize: 64, maxLiteralsPerCommand: 4, maxCommandSize: 512)
+        let limits = FramingLimits.test(maxLineLength: 256, maxLiteralSize: 64, maxLiteralsPerCommand: 4, maxCommandSize: 512)
         let alphabet = Array("a NOOP{}+~-()\"\\ 0123456789".utf8) + [13, 10, 10, 0, 0xFF]
         for _ in 0..<300 {
             var framer = CommandFramer(limits: limits)

@@ -183,7 +183,7 @@ struct ResponseEncoderTests {
         for _ in 0..<300 {
             let nums = (0..<Int.random(in: 1...40, using: &rng)).map { _ in UInt32.random(in: 1...60, using: &rng) }
             let text = ResponseEncoder.compactSet(nums)
-            var p = ParseBuffer(Array(text.utf8), limits: GrammarLimits())
+            var p = ParseBuffer(Array(text.utf8), limits: GrammarLimits.test())
             guard let parsed = try? CommandParser.sequenceSet(&p), p.atEnd else {
                 Issue.record("\(text) does not parse as a sequence set"); continue
             }

@@ -245,7 +245,7 @@ struct RoundTripTests {
     /// Parses `line`, and checks the framer cuts it, whole and byte by byte, into exactly that one command.
     static func parseFramed(_ line: String, sourceLocation: SourceLocation = #_sourceLocation) -> CommandKind? {
         let b = Array(line.utf8)
-        let limits = FramingLimits(maxLiteralsPerCommand: 10_000, maxCommandSize: 1 << 20)
+        let limits = FramingLimits.test(maxLiteralsPerCommand: 10_000, maxCommandSize: 1 << 20)
         #expect(frame([b], limits: limits) == [.command(b)], sourceLocation: sourceLocation)
         #expect(frame(chunks(b, size: 1), limits: limits) == [.command(b)], sourceLocation: sourceLocation)
         do {

@@ -5,7 +5,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 /// Feeds the chunks one by one, draining events after each (as the connection handler does). Stops at the first
 /// error that loses framing: the connection closes there, so nothing after it is meaningful.
-func frame(_ chunks: [[UInt8]], limits: FramingLimits = FramingLimits()) -> [FramingEvent] {
+func frame(_ chunks: [[UInt8]], limits: FramingLimits = FramingLimits.test()) -> [FramingEvent] {
     var framer = CommandFramer(limits: limits)
     var events: [FramingEvent] = []
     for chunk in chunks {
@@ -26,7 +26,7 @@ func chunks(_ input: [UInt8], size: Int) -> [[UInt8]] {
 /// Decoder verifier: frames `input` whole, split in two at every byte position, split in three at a spread of
 /// position pairs, and in 1-byte chunks; every chunking must yield the same events. Returns them.
 @discardableResult
-func verifyEveryChunking(_ input: [UInt8], limits: FramingLimits = FramingLimits(),
+func verifyEveryChunking(_ input: [UInt8], limits: FramingLimits = FramingLimits.test(),
                          sourceLocation: SourceLocation = #_sourceLocation) -> [FramingEvent] {
     let whole = frame([input], limits: limits)
     var chunkings: [[[UInt8]]] = [chunks(input, size: 1), chunks(input, size: 7)]
@@ -50,11 +50,11 @@ func verifyEveryChunking(_ input: [UInt8], limits: FramingLimits = FramingLimits
 }
 
 /// Parses one command with the default limits (or `limits`).
-func parse(_ s: String, limits: GrammarLimits = GrammarLimits()) throws(CommandParseError) -> Command {
+func parse(_ s: String, limits: GrammarLimits = GrammarLimits.test()) throws(CommandParseError) -> Command {
     try CommandParser(limits: limits).parse(bytes(s))
 }
 
-func parse(_ b: [UInt8], limits: GrammarLimits = GrammarLimits()) throws(CommandParseError) -> Command {
+func parse(_ b: [UInt8], limits: GrammarLimits = GrammarLimits.test()) throws(CommandParseError) -> Command {
     try CommandParser(limits: limits).parse(b)
 }
 
@@ -71,7 +71,7 @@ func kind(_ s: String, sourceLocation: SourceLocation = #_sourceLocation) -> Com
 }
 
 /// The error a command must fail with.
-func parseError(_ s: String, limits: GrammarLimits = GrammarLimits(),
+func parseError(_ s: String, limits: GrammarLimits = GrammarLimits.test(),
                 sourceLocation: SourceLocation = #_sourceLocation) -> CommandParseError? {
     do {
         let c = try parse(s, limits: limits)
@@ -99,4 +99,28 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// The bounds these tests were written against (a server's come from `Limits`); an argument overrides one.
+extension FramingLimits {
+    static func test(maxLineLength: Int = 64 * 1024, maxLiteralSize: Int = 8 * 1024, maxLiteralsPerCommand: Int = 16,
+                     maxCommandSize: Int = 64 * 1024 + 8 * 1024, maxNestingDepth: Int = 32) -> FramingLimits {
+        FramingLimits(maxLineLength: maxLineLength, maxLiteralSize: maxLiteralSize,
+                      maxLiteralsPerCommand: maxLiteralsPerCommand, maxCommandSize: maxCommandSize,
+                      maxNestingDepth: maxNestingDepth)
+    }
+}
+
+extension GrammarLimits {
+    static func test(maxDepth: Int = 32, maxSequenceRanges: Int = 10_000, maxArguments: Int = 1_000) -> GrammarLimits {
+        GrammarLimits(maxDepth: maxDepth, maxSequenceRanges: maxSequenceRanges, maxArguments: maxArguments)
+    }
+}
+
+extension CommandFramer {
+    init() { self.init(limits: .test()) }
+}
+
+extension CommandParser {
+    init() { self.init(limits: .test()) }
 }

@@ -6,7 +6,7 @@ import Testing
 /// the same in every chunking.
 @Suite struct LMTPFuzzRegressionTests {
     /// The limits `KeepLMTPFuzz` runs with.
-    static let fuzzLimits = LMTPFramingLimits(maxLineLength: 64, maxMessageSize: 256)
+    static let fuzzLimits = LMTPFramingLimits.test(maxLineLength: 64, maxMessageSize: 256)
 
     @Test func fuzzCorpusReplays() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

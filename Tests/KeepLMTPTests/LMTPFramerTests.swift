@@ -40,7 +40,7 @@ struct LMTPFramerTests {
     }
 
     @Test func aLineOverTheLimitIsRefusedAndNeverHeldWhole() {
-        let limits = LMTPFramingLimits(maxLineLength: 16, maxMessageSize: 1_024)
+        let limits = LMTPFramingLimits.test(maxLineLength: 16, maxMessageSize: 1_024)
         let out = verifyEveryChunking(bytes("NOOP " + String(repeating: "x", count: 100) + "\r\nNOOP\r\n"), limits: limits)
         #expect(out == [.lineTooLong, .command(bytes("NOOP\r\n"))])
         var framer = LMTPFramer(limits: limits)
@@ -52,12 +52,12 @@ struct LMTPFramerTests {
     }
 
     @Test func theLimitCountsTheLineEnd() {
-        let limits = LMTPFramingLimits(maxLineLength: 6, maxMessageSize: 1_024)
+        let limits = LMTPFramingLimits.test(maxLineLength: 6, maxMessageSize: 1_024)
         #expect(verifyEveryChunking(bytes("NOOP\r\nNOOPS\r\n"), limits: limits) == [.command(bytes("NOOP\r\n")), .lineTooLong])
     }
 
     @Test func aMessageOverTheLimitIsDroppedAndReportedTooLarge() {
-        let limits = LMTPFramingLimits(maxLineLength: 64, maxMessageSize: 20)
+        let limits = LMTPFramingLimits.test(maxLineLength: 64, maxMessageSize: 20)
         let body = String(repeating: "0123456789\r\n", count: 5)
         let out = verifyEveryChunking(bytes("DATA\r\n" + body + ".\r\nNOOP\r\n"), limits: limits)
         #expect(out == [.command(bytes("DATA\r\n")), .message([], tooLarge: true), .command(bytes("NOOP\r\n"))])
@@ -65,13 +65,13 @@ struct LMTPFramerTests {
 
     @Test func messageLinesHaveNoLineLimit() {
         let long = String(repeating: "y", count: 200)
-        let limits = LMTPFramingLimits(maxLineLength: 16, maxMessageSize: 1_024)
+        let limits = LMTPFramingLimits.test(maxLineLength: 16, maxMessageSize: 1_024)
         #expect(verifyEveryChunking(bytes("DATA\r\n\(long)\r\n.\r\n"), limits: limits)
             == [.command(bytes("DATA\r\n")), .message(bytes(long + "\r\n"), tooLarge: false)])
     }
 
     @Test func unframedInputIsBounded() {
-        let limits = LMTPFramingLimits(maxLineLength: 16, maxMessageSize: 32)
+        let limits = LMTPFramingLimits.test(maxLineLength: 16, maxMessageSize: 32)
         var framer = LMTPFramer(limits: limits)
         #expect(throws: LMTPFramingError.unframedInputTooLarge(limit: 64)) {
             try framer.append([UInt8](repeating: 65, count: 65))

@@ -90,7 +90,7 @@ struct ParameterTests {
     }
 
     @Test func parameterCountIsBounded() {
-        var limits = MIMELimits()
+        var limits = MIMELimits.test
         limits.maxParameters = 3
         let params = (0..<100).map { "p\($0)=\($0)" }.joined(separator: "; ")
         let m = MIMEMessage(parsing: crlf("Content-Type: text/plain; \(params)\n\n"), limits: limits)

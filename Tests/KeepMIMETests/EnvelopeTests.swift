@@ -127,7 +127,7 @@ struct EnvelopeTests {
     }
 
     @Test func addressCountIsBounded() {
-        var limits = MIMELimits()
+        var limits = MIMELimits.test
         limits.maxAddressesPerField = 3
         let to = (0..<50).map { "u\($0)@x.test" }.joined(separator: ", ")
         let m = MIMEMessage(parsing: crlf("To: \(to)\n\n"), limits: limits)

@@ -53,7 +53,7 @@ struct RobustnessTests {
             depth = max(depth, p.depth)
             part = p.children.first ?? p.message
         }
-        #expect(depth == MIMELimits().maxDepth)
+        #expect(depth == MIMELimits.test.maxDepth)
         #expect(m.limitsReached == [.depth])
         let bs = m.imapBodyStructure(extended: true)
         #expect(bs.count > 0)
@@ -68,11 +68,11 @@ struct RobustnessTests {
         text += "Subject: core\n\nbody"
         let m = MIMEMessage(parsing: crlf(text))
         #expect(!m.imapBodyStructure(extended: true).isEmpty)
-        #expect(m.allParts.count <= MIMELimits().maxDepth)
+        #expect(m.allParts.count <= MIMELimits.test.maxDepth)
     }
 
     @Test func partCountIsBounded() {
-        var limits = MIMELimits()
+        var limits = MIMELimits.test
         limits.maxParts = 10
         var text = "Content-Type: multipart/mixed; boundary=p\n\n"
         for i in 0..<100 { text += "--p\n\npart \(i)\n" }

@@ -35,6 +35,29 @@ import Testing
         #expect(c.databaseQuotas["mailbox1"]?.namedProps == 60)
     }
 
+    @Test func trustedNetworksAreCIDRListsAndABadOneIsNamed() throws {
+        let c = try KeepConfig.parse("[imap]\ntrusted_networks = [\"192.0.2.0/24\", \"2001:db8::/32\", \"127.0.0.1\"]\n")
+        #expect(c.trustedNetworks.map(\.description) == ["192.0.2.0/24", "2001:db8:0:0:0:0:0:0/32", "127.0.0.1/32"])
+        #expect(throws: ConfigError.invalidValue("imap.trusted_networks",
+                                                 reason: "\"10.0.0.0/40\" is not an IP address or network (e.g. 192.0.2.0/24, 2001:db8::/32)")) {
+            try KeepConfig.parse("[imap]\ntrusted_networks = [\"10.0.0.0/40\"]\n")
+        }
+        #expect(throws: ConfigError.wrongType("imap.trusted_networks", expected: "array of strings", found: "string")) {
+            try KeepConfig.parse("[imap]\ntrusted_networks = \"10.0.0.0/8\"\n")
+        }
+    }
+
+    /// The quota defaults of every database come from `Limits`, like every other bound; a database's own table
+    /// overrides them one by one.
+    @Test func databaseQuotasDefaultToTheLimitsAndAreOverriddenOneByOne() throws {
+        let c = try KeepConfig.parse("[databases.db1]\nreplids_quota = 90\n")
+        #expect(c.databaseQuotas["db1"] == DatabaseQuotas(namedProps: 16_000, replids: 90, unauthenticatedNamedProps: 8_192))
+        #expect(StoreOptions().quotas(for: "other") == DatabaseQuotas(defaultsOf: Limits()))
+        #expect(throws: ConfigError.unknownSetting("databases.db1.named_props")) {
+            try KeepConfig.parse("[databases.db1]\nnamed_props = 1\n")
+        }
+    }
+
     @Test func outOfRangeValueNamesTheSettingAndRange() {
         #expect(throws: ConfigError.outOfRange("imap.max_pending_commands", value: 0, range: 1...100_000)) {
             try KeepConfig.parse("[imap]\nmax_pending_commands = 0\n")

@@ -1,4 +1,5 @@
 import Foundation
+import KeepGuard
 import Testing
 @testable import KeepStore
 
@@ -111,7 +112,7 @@ import Testing
 
     @Test func aZeroTTLDisablesTheLoginCache() async throws {
         var options = StoreOptions.fastForTests
-        options.authCacheTTL = 0
+        options.limits.authCacheTTL = 0
         try await withStore(options: options) { store, _ in
             _ = try await store.addUser("alice", password: "pw", database: nil)
             let before = store.hasher.derivations.withLock { $0 }

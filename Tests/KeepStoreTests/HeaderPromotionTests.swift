@@ -1,4 +1,5 @@
 import Foundation
+import KeepGuard
 import Testing
 @testable import KeepStore
 
@@ -11,8 +12,8 @@ import Testing
 
     static var smallQuotas: StoreOptions {
         var options = StoreOptions.fastForTests
-        options.namedPropsQuota = 60
-        options.unauthenticatedNamedPropsQuota = 2
+        options.limits.namedPropsQuota = 60
+        options.limits.unauthenticatedNamedPropsQuota = 2
         return options
     }
 
@@ -100,7 +101,7 @@ import Testing
 
     @Test func newNamesPerMessageAreCappedWithoutError() async throws {
         var options = StoreOptions.fastForTests
-        options.maxNewNamedPropsPerMessage = 3
+        options.limits.lmtpMaxNewNamedPropsPerMessage = 3
         try await withUserStore(options: options) { store, _ in
             let headers = (1...5).map { "X-H\($0): v\($0)" }
             _ = try await store.append(user: "alice", folder: "INBOX", message: Self.message(headers), flags: .init(),
@@ -114,7 +115,7 @@ import Testing
                                        internalDate: nil, principal: .unauthenticated(""))
             #expect(try await store.namedProperties(database: "mailbox1", guid: PropertySet.internetHeaders).count
                     == 6)
-            #expect(StoreOptions().maxNewNamedPropsPerMessage == 64)
+            #expect(StoreOptions().limits.lmtpMaxNewNamedPropsPerMessage == 64)
         }
     }
 

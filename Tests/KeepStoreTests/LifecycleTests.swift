@@ -1,13 +1,14 @@
 import Foundation
+import KeepGuard
 import Testing
 @testable import KeepStore
 
 @Suite struct LifecycleTests {
     static var quotas60: StoreOptions {
         var options = StoreOptions.fastForTests
-        options.namedPropsQuota = 60
-        options.replidsQuota = 60
-        options.unauthenticatedNamedPropsQuota = 30
+        options.limits.namedPropsQuota = 60
+        options.limits.replidsQuota = 60
+        options.limits.unauthenticatedNamedPropsQuota = 30
         return options
     }
 
@@ -61,8 +62,8 @@ import Testing
             #expect(try await server.databaseStats(name: "mailbox1").namedPropsQuota == 60)
             // The CLI reads a changed configuration; until a remount the quotas in effect stay.
             var changed = Self.quotas60
-            changed.namedPropsQuota = 100
-            changed.replidsQuota = 90
+            changed.limits.namedPropsQuota = 100
+            changed.limits.replidsQuota = 90
             let cli = try await SQLiteStore.open(dataDirectory: dir, options: changed, logger: testLogger)
             #expect(try await cli.databaseStats(name: "mailbox1").namedPropsQuota == 60)
             try await cli.remountDatabase(name: "mailbox1")

@@ -1,4 +1,5 @@
 import Foundation
+import KeepGuard
 import Testing
 @testable import KeepStore
 
@@ -87,7 +88,8 @@ import Testing
 
     @Test func messagesOverTheSizeLimitAreRefused() async throws {
         var options = StoreOptions.fastForTests
-        options.maxMessageSize = 100
+        options.limits.imapAppendLimit = 100
+        options.limits.lmtpMaxMessageSize = 100
         try await withUserStore(options: options) { store, _ in
             #expect(await storeError {
                 _ = try await store.append(user: "alice", folder: "INBOX", message: Array(repeating: 65, count: 101),

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KeepGuard
 import Testing
 @testable import KeepStore
 
@@ -8,9 +9,9 @@ import Testing
 
     static var smallQuotas: StoreOptions {
         var options = StoreOptions.fastForTests
-        options.namedPropsQuota = 60
-        options.unauthenticatedNamedPropsQuota = 30
-        options.replidsQuota = 40
+        options.limits.namedPropsQuota = 60
+        options.limits.unauthenticatedNamedPropsQuota = 30
+        options.limits.replidsQuota = 40
         return options
     }
 
@@ -123,8 +124,8 @@ import Testing
 
     @Test func theTableFillingBeforeAnyQuotaStillWarnsAtItsSizeMinus20AndReusesNoId() async throws {
         var options = StoreOptions.fastForTests
-        options.namedPropsQuota = 0x7FFF
-        options.unauthenticatedNamedPropsQuota = 0x7FFF
+        options.limits.namedPropsQuota = 0x7FFF
+        options.limits.unauthenticatedNamedPropsQuota = 0x7FFF
         try await withStore(options: options) { store, _ in
             // The store's own registrations (exempt from quotas) fill the table to 20 short of its size + 1.
             let mdb = try await store.mailboxDatabase(named: "mailbox1")
@@ -176,7 +177,7 @@ import Testing
 
     @Test func appendWithANewKeywordOverQuotaFailsAndRecordsTheError() async throws {
         var options = Self.smallQuotas
-        options.namedPropsQuota = 2
+        options.limits.namedPropsQuota = 2
         try await withUserStore(options: options) { store, _ in
             _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(),
                                        flags: MessageFlags(keywords: ["one", "two"]), internalDate: nil,
@@ -269,7 +270,7 @@ import Testing
 
     @Test func eventsOutsideTheFoldingIntervalAreNewRows() async throws {
         var options = StoreOptions.fastForTests
-        options.eventFoldingInterval = 0.05
+        options.limits.eventFoldIntervalMs = 50
         try await withStore(options: options) { store, _ in
             let a = try await store.events.record(eventID: 9, type: .error, source: "s", database: nil,
                                                   principal: nil, message: "m")

@@ -1,4 +1,5 @@
 import Foundation
+import KeepGuard
 import Testing
 @testable import KeepStore
 
@@ -10,7 +11,7 @@ import Testing
     /// The seed's upgrade scenario: a database already holding more named properties than its (lowered) quota.
     @Test func aDatabaseOverItsLoweredQuotaMountsAndKeepsWorking() async throws {
         var options = StoreOptions.fastForTests
-        options.namedPropsQuota = 100
+        options.limits.namedPropsQuota = 100
         try await withUserStore(options: options) { store, _ in
             for i in 1...40 {
                 _ = try await store.append(user: "alice", folder: "INBOX", message: Self.message(i),

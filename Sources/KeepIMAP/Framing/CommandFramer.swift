@@ -1,6 +1,7 @@
 public import NIOCore
 
-/// The bounds the framer enforces while bytes arrive. Each is a named setting of the server's `[limits]`.
+/// The bounds the framer enforces while bytes arrive. Each is a named setting of the server (`imap.*` in `Limits`);
+/// this module has no defaults of its own.
 public struct FramingLimits: Sendable, Hashable {
     /// Longest command line (bytes up to and including CRLF, literals not counted).
     public var maxLineLength: Int
@@ -14,8 +15,8 @@ public struct FramingLimits: Sendable, Hashable {
     /// and its bytes are not kept (the grammar checks the same bound again on whole commands).
     public var maxNestingDepth: Int
 
-    public init(maxLineLength: Int = 64 * 1024, maxLiteralSize: Int = 8 * 1024, maxLiteralsPerCommand: Int = 16,
-                maxCommandSize: Int = 64 * 1024 + 8 * 1024, maxNestingDepth: Int = 32) {
+    public init(maxLineLength: Int, maxLiteralSize: Int, maxLiteralsPerCommand: Int, maxCommandSize: Int,
+                maxNestingDepth: Int) {
         self.maxLineLength = maxLineLength
         self.maxLiteralSize = maxLiteralSize
         self.maxLiteralsPerCommand = maxLiteralsPerCommand
@@ -150,7 +151,7 @@ public struct CommandFramer: Sendable {
     /// Bytes received but not yet consumed.
     private var input: ByteBuffer
 
-    public init(limits: FramingLimits = FramingLimits()) {
+    public init(limits: FramingLimits) {
         self.limits = limits
         self.input = ByteBufferAllocator().buffer(capacity: 0)
     }

@@ -3,7 +3,7 @@
 public struct CommandParser: Sendable {
     public var limits: GrammarLimits
 
-    public init(limits: GrammarLimits = GrammarLimits()) { self.limits = limits }
+    public init(limits: GrammarLimits) { self.limits = limits }
 
     /// `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`
     public func parse(_ frame: [UInt8]) throws(CommandParseError) -> Command {

@@ -1,4 +1,5 @@
-/// Bounds the grammar parser enforces on one framed command. Each is a named server setting.
+/// Bounds the grammar parser enforces on one framed command. Each is a named server setting (`Limits`); this module
+/// has no defaults of its own.
 public struct GrammarLimits: Sendable, Hashable {
     /// Deepest nesting of parentheses (both in search keys and lists).
     public var maxDepth: Int
@@ -6,7 +7,7 @@ public struct GrammarLimits: Sendable, Hashable {
     public var maxSequenceRanges: Int
     /// Most arguments in one list (fetch items, flags, search keys, STATUS items, …).
     public var maxArguments: Int
-    public init(maxDepth: Int = 32, maxSequenceRanges: Int = 10_000, maxArguments: Int = 1_000) {
+    public init(maxDepth: Int, maxSequenceRanges: Int, maxArguments: Int) {
         self.maxDepth = maxDepth
         self.maxSequenceRanges = maxSequenceRanges
         self.maxArguments = maxArguments
