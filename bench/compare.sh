@@ -7,7 +7,8 @@
 # Environment: PAIRS (default 3), MIX_SECONDS (20), IDLE_COUNTS (1000,10000), DOVECOT_IDLE_COUNTS (1000), IDLE_PAIRS (1), BIGBOX_MESSAGES (100000),
 # BIGBOX_PAIRS (1), HOSTILE_PAIRS (1), KEEP_BIN/KEEP_BENCH_BIN (skip the build), KEEP_COMPARE_DIR (reuse a work folder: mailboxes
 # stay filled), KEEP_RESULTS=1 (with KEEP_COMPARE_DIR: add to the figures collected before),
-# SCENARIOS (default "mix ping lmtp flood idle bigbox hostile"), KEEP_COMMIT (the commit KEEP_BIN was built from, for the
+# SCENARIOS (default "mix ping lmtp flood idle bigbox hostile"; ping includes the pipelined NOOPs, pipe50.*, and flood
+# the logged-in flood, flood_login.*), KEEP_COMMIT (the commit KEEP_BIN was built from, for the
 # results header; default HEAD).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -186,11 +187,15 @@ for ((pair = 1; pair <= PAIRS; pair++)); do
             bench "$server" "$pair" mix50 mix --clients 50 --duration "$MIX_SECONDS"
         fi
         has ping && bench "$server" "$pair" ping ping --clients 50 --users 50
+        has ping && bench "$server" "$pair" pipe50 ping --clients 10 --users 10 --pipeline 50
         has lmtp && bench "$server" "$pair" lmtp lmtp --sessions 10 --rcpt-prefix l
         has flood && bench "$server" "$pair" flood flood
         has flood && [[ $server == keep ]] && bench keep-noban "$pair" flood_noban flood
+        # Logged in (users u3..u50 in turn, from 127.0.0.240.. so that the pre-login run's bans do not apply).
+        has flood && bench "$server" "$pair" flood_login flood --flood-login --metric-prefix flood_login --flood-users "$USERS"
     done
     has ping && bench floor "$pair" ping ping --clients 50 --users 50
+    has ping && bench floor "$pair" pipe50 ping --clients 10 --users 10 --pipeline 50
 done
 for ((pair = 1; pair <= IDLE_PAIRS; pair++)); do
     for server in keep dovecot; do

@@ -40,7 +40,9 @@ run() {
 COMMON=(--imap "$KEEP_IMAP" --lmtp "$KEEP_LMTP" --password "$BENCH_PASSWORD" --server-pid "$KEEP_PID")
 run mix mix "${COMMON[@]}" --clients 4
 run ping ping "${COMMON[@]}" --clients 10 --users 10
+run ping-pipelined ping "${COMMON[@]}" --clients 10 --users 10 --pipeline 50
 run flood flood "${COMMON[@]}"
+run flood-login flood "${COMMON[@]}" --flood-login --metric-prefix flood_login --flood-users 10
 run lmtp lmtp "${COMMON[@]}" --sessions 4
 run idle idle "${COMMON[@]}" --users 10
 run bigbox bigbox "${COMMON[@]}"
@@ -51,6 +53,7 @@ FLOOR_PID=$!
 FLOOR_IMAP=127.0.0.1:$(wait_port "$WORK/floor.log" imap)
 LABEL=floor
 run floor-ping ping --imap "$FLOOR_IMAP" --clients 10 --users 10
+run floor-ping-pipelined ping --imap "$FLOOR_IMAP" --clients 10 --users 10 --pipeline 50
 
 if ! kill -0 "$KEEP_PID" 2>/dev/null; then
     echo "!!! Keep is no longer running"

@@ -84,10 +84,24 @@ final class IMAPClientHandler: ChannelInboundHandler {
         var bytes = 0
     }
 
+    /// A pipelined batch in flight: `count` commands tagged `a<first>`… written at once, answered as a whole.
+    private struct Batch {
+        var first: Int
+        var count: Int
+        var sent: ContinuousClock.Instant
+        var promise: EventLoopPromise<Reply>
+        var answered = 0
+        var bytes = 0
+        /// The first tagged answer that was not OK, else the last one.
+        var line: ByteBuffer?
+        var failed = false
+    }
+
     private var greeting: EventLoopPromise<String>?
     /// The greeting, kept after it arrived.
     private(set) var greetingFuture: EventLoopFuture<String>?
     private var waiters: [Waiter] = []
+    private var batch: Batch?
     private var continuation: EventLoopPromise<Void>?
     private var pushWaiter: (match: [UInt8], promise: EventLoopPromise<ContinuousClock.Instant>)?
     private var nextTag = 1
@@ -122,6 +136,63 @@ final class IMAPClientHandler: ChannelInboundHandler {
         context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
     }
 
+    /// Writes `count` copies of `TAG text CRLF` under consecutive fresh tags in one write; `promise` gets one reply for
+    /// them all once every tagged answer arrived (OK only when all were OK; latency from the write to the last answer).
+    func sendBatch(_ text: String, count: Int, promise: EventLoopPromise<Reply>) {
+        guard let context, closedReason == nil else {
+            return promise.fail(BenchError("connection closed: \(closedReason ?? "gone")"))
+        }
+        guard waiters.isEmpty, batch == nil, count > 0 else {
+            return promise.fail(BenchError("a batch needs an idle connection and at least one command"))
+        }
+        var out = context.channel.allocator.buffer(capacity: count * (text.utf8.count + 12))
+        for n in nextTag..<nextTag + count {
+            out.writeString("a\(n) \(text)\r\n")
+        }
+        batch = Batch(first: nextTag, count: count, sent: .now, promise: promise)
+        nextTag += count
+        context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
+    }
+
+    /// Takes a response while a batch is in flight: untagged ones count in its bytes, its tagged answers towards its
+    /// end; false when there is no batch or the answer is not one of its own (the caller handles it then).
+    private func batchAnswer(_ response: ByteBuffer, at now: ContinuousClock.Instant) -> Bool {
+        guard var batch else { return false }
+        batch.bytes += response.readableBytes
+        self.batch = batch
+        guard let (tag, statusAt) = Self.tag(response) else { return true }  // an untagged line: counted in bytes
+        guard tag >= batch.first, tag < batch.first + batch.count else { return false }
+        let ok = response.readableBytesView.dropFirst(statusAt).starts(with: "OK".utf8)
+        if !batch.failed { batch.line = response }
+        batch.failed = batch.failed || !ok
+        batch.answered += 1
+        guard batch.answered == batch.count else {
+            self.batch = batch
+            return true
+        }
+        self.batch = nil
+        batch.promise.succeed(
+            Reply(
+                status: batch.failed ? .bad : .ok, line: batch.line.map { String(buffer: $0).trimmingSuffixCRLF } ?? "", untagged: [],
+                latency: now - batch.sent, bytes: batch.bytes))
+        return true
+    }
+
+    /// N of a response tagged `aN` and the offset of its status (after the space), nil for any other response.
+    private static func tag(_ response: ByteBuffer) -> (number: Int, statusAt: Int)? {
+        response.withUnsafeReadableBytes { bytes in
+            guard bytes.first == UInt8(ascii: "a") else { return nil }
+            var value = 0
+            for i in 1..<min(bytes.count, 20) {
+                let byte = bytes[i]
+                if byte == UInt8(ascii: " ") { return i > 1 ? (value, i + 1) : nil }
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return nil
+        }
+    }
+
     /// Writes raw bytes (the rest of a synchronising literal, `DONE`).
     func sendRaw(_ bytes: ByteBuffer) {
         context?.writeAndFlush(Self.wrapOutboundOut(bytes), promise: nil)
@@ -152,6 +223,7 @@ final class IMAPClientHandler: ChannelInboundHandler {
             greeting.succeed(String(buffer: response))
             return
         }
+        if batchAnswer(response, at: now) { return }
         let first = response.getInteger(at: response.readerIndex, as: UInt8.self)
         if first == UInt8(ascii: "+") {
             if let continuation {
@@ -205,6 +277,8 @@ final class IMAPClientHandler: ChannelInboundHandler {
         continuation = nil
         pushWaiter?.promise.fail(error)
         pushWaiter = nil
+        batch?.promise.fail(error)
+        batch = nil
         let waiters = self.waiters
         self.waiters = []
         for waiter in waiters { waiter.promise.fail(error) }
@@ -235,18 +309,22 @@ final class IMAPClient: Sendable {
         self.literalPlus = greeting.uppercased().contains("LITERAL+")
     }
 
-    /// Connects and waits for the greeting.
-    static func connect(to endpoint: Endpoint, group: any EventLoopGroup) async throws -> IMAPClient {
-        let channel = try await ClientBootstrap(group: group)
+    /// Connects (from `source` when given) and waits for the greeting.
+    static func connect(
+        to endpoint: Endpoint, group: any EventLoopGroup, source: SocketAddress? = nil,
+        connectTimeout: TimeAmount = .seconds(10)
+    ) async throws -> IMAPClient {
+        var bootstrap = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(10))
+            .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(IMAPResponseDecoder()))
                     try channel.pipeline.syncOperations.addHandler(IMAPClientHandler())
                 }
             }
-            .connect(host: endpoint.host, port: endpoint.port).get()
+        if let source { bootstrap = bootstrap.bind(to: source) }
+        let channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
         let (handler, greeting) = try await channel.eventLoop.submit {
             let handler = try channel.pipeline.syncOperations.handler(type: IMAPClientHandler.self)
             return (
@@ -276,9 +354,24 @@ final class IMAPClient: Sendable {
     /// Sends `text` under a fresh tag and waits for the tagged answer; NO/BAD throw unless `allowNo`.
     @discardableResult
     func command(_ text: String, allowNo: Bool = false) async throws -> Reply {
+        try await answer(to: text, allowNo: allowNo) { $0.send(text, promise: $1) }
+    }
+
+    /// Writes `count` commands `text` (each under its own tag) in one write and waits for all their tagged answers:
+    /// one reply whose latency runs from the write to the last answer; throws unless every answer was OK. Needs a
+    /// connection with no other command in flight.
+    @discardableResult
+    func pipelined(_ text: String, count: Int) async throws -> Reply {
+        try await answer(to: "\(count) × \(text)", allowNo: false) { $0.sendBatch(text, count: count, promise: $1) }
+    }
+
+    /// Runs `send` on the event loop with a fresh promise and waits for it, bounded: no answer within 300 s closes the
+    /// connection (which fails every waiter).
+    private func answer(
+        to text: String, allowNo: Bool, _ send: @escaping @Sendable (IMAPClientHandler, EventLoopPromise<Reply>) -> Void
+    ) async throws -> Reply {
         let promise = channel.eventLoop.makePromise(of: Reply.self)
-        onLoop { $0.send(text, promise: promise) }
-        // Bounded: no answer within 300 s closes the connection (which fails every waiter).
+        onLoop { send($0, promise) }
         let channel = self.channel
         let timeout = channel.eventLoop.scheduleTask(in: .seconds(300)) { channel.close(promise: nil) }
         defer { timeout.cancel() }

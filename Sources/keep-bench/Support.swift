@@ -109,13 +109,15 @@ enum Output {
         return "\(scaled)"
     }
 
-    /// Throughput and percentiles per command, sorted by name.
-    static func table(_ scenario: String, _ stats: CommandStats, seconds: Double) {
+    /// Throughput and percentiles per command, sorted by name. Each latency sample stands for `opsPerSample`
+    /// commands (a pipelined write of that many), which count and ops/s count one by one.
+    static func table(_ scenario: String, _ stats: CommandStats, seconds: Double, opsPerSample: Int = 1) {
         emitLine("# command          count      ops/s   p50 ms   p99 ms  errors")
         for (name, s) in stats.byName.sorted(by: { $0.key < $1.key }) {
-            let rate = Double(s.count) / seconds
+            let count = s.count * UInt64(opsPerSample)
+            let rate = Double(count) / seconds
             emitLine(
-                "# \(name.padding(14)) \(String(s.count).padding(8, left: true)) \(format(rate).padding(10, left: true)) "
+                "# \(name.padding(14)) \(String(count).padding(8, left: true)) \(format(rate).padding(10, left: true)) "
                     + "\(format(s.percentileMs(50)).padding(8, left: true)) \(format(s.percentileMs(99)).padding(8, left: true)) "
                     + "\(String(s.errors).padding(7, left: true))")
             metric("\(scenario).\(name).ops_per_s", rate, "ops/s")

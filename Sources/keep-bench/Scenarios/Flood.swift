@@ -16,11 +16,25 @@ struct Flood: AsyncParsableCommand {
     @Option(help: "Seconds measured per phase (default 10; 3 with --smoke).")
     var duration: Double?
 
-    @Flag(help: "Flooders log in (as PREFIX1..) before flooding; default: they flood before login.")
+    @Flag(help: "Flooders log in before flooding (spread over --flood-users); default: they flood before login.")
     var floodLogin = false
 
-    @Option(help: "Local IPv4 address the flooders of the first phase connect from; each further phase uses the next address, so that every phase starts with an attacker the server has not banned (default 127.0.0.250 when the server is on 127.0.0.1, so that the attacker is another host than the measured client; 'none' for the kernel's choice).")
+    @Option(help: "With --flood-login: the users PREFIX1..PREFIXn the server has; flooders log in as PREFIX3..PREFIXn in turn (PREFIX1 is the measured client's, PREFIX2 the login probe's), so that no user gets more than ceil(K / (n - 2)) flooders at once.")
+    var floodUsers: Int = 50
+
+    @Option(help: "Seconds the flooder connections still open at the end of a phase go on flooding (no new ones are opened) before they count as never reset.")
+    var resetWait: Double = 5
+
+    @Option(help: "First part of every metric name (e.g. flood_login for a logged-in flood).")
+    var metricPrefix: String = "flood"
+
+    @Option(help: "Local IPv4 address the flooders of the first phase connect from; each further phase uses the next address, so that every phase starts with an attacker the server has not banned (default when the server is on 127.0.0.1: 127.0.0.250, or 127.0.0.240 with --flood-login so that a run right after a pre-login one does not start banned; the attacker is another host than the measured client; 'none' for the kernel's choice).")
     var floodSource: String?
+
+    func validate() throws {
+        guard floodUsers >= 1 else { throw ValidationError("--flood-users must be at least 1") }
+        guard (0...600).contains(resetWait) else { throw ValidationError("--reset-wait must be 0...600 seconds") }
+    }
 
     mutating func run() async throws {
         let seconds = duration ?? (target.smoke ? 3 : 10)
@@ -30,7 +44,7 @@ struct Flood: AsyncParsableCommand {
         if !memory.isKnown { Output.note("flood: no --server-pid/--server-process: memory not measured") }
         try await ensureFilled(users: 1, messages: 5, target: target)
         let firstSource: [UInt8]?
-        switch floodSource ?? (endpoint.host == "127.0.0.1" ? "127.0.0.250" : "none") {
+        switch floodSource ?? (endpoint.host != "127.0.0.1" ? "none" : floodLogin ? "127.0.0.240" : "127.0.0.250") {
         case "none": firstSource = nil
         case let address:
             let octets = address.split(separator: ".").compactMap { UInt8($0) }
@@ -47,53 +61,65 @@ struct Flood: AsyncParsableCommand {
         }
         Output.note("flood: flooders connect from \(try source(phase: 0).map { "\($0.ipAddress ?? "?") (the next address in each further phase)" } ?? "the kernel's choice"); the measured client and the login probe run on their own event loop")
 
+        let login = floodLogin ? FloodLogin(target: target, users: floodUsers) : nil
+        if let login {
+            try await login.warmUp()
+            Output.note("flood: flooders log in as \(login.user(flooder: 0))..\(login.user(flooder: max(0, login.users - 3))) in turn (each flooder user logged in once before)")
+        }
+
         let client = try await IMAPClient.connect(to: endpoint, group: measureGroup)
         try await client.login(target.user(1), target.password)
         try await client.command("SELECT INBOX")
 
         let base = try await measure(client, seconds: seconds, endpoint: endpoint, memory: memory)
         Output.note("flood: unflooded client p50 \(Output.format(base.client.percentileMs(50))) ms p99 \(Output.format(base.client.percentileMs(99))) ms, greeting+LOGIN p50 \(Output.format(base.login.percentileMs(50))) ms")
-        Output.metric("flood.k0.client_p50_ms", base.client.percentileMs(50), "ms")
-        Output.metric("flood.k0.client_p99_ms", base.client.percentileMs(99), "ms")
-        Output.metric("flood.k0.login_p50_ms", base.login.percentileMs(50), "ms")
-        Output.metric("flood.k0.login_max_ms", base.login.percentileMs(100), "ms")
+        let m = metricPrefix
+        Output.metric("\(m).k0.client_p50_ms", base.client.percentileMs(50), "ms")
+        Output.metric("\(m).k0.client_p99_ms", base.client.percentileMs(99), "ms")
+        Output.metric("\(m).k0.login_p50_ms", base.login.percentileMs(50), "ms")
+        Output.metric("\(m).k0.login_max_ms", base.login.percentileMs(100), "ms")
 
         for (i, k) in counts.enumerated() {
             let source = try source(phase: i)
             let rssBefore = memory.residentBytes()
             let stopAt = NIODeadline.now() + .milliseconds(Int64((seconds + 1.5) * 1000))
-            let login = floodLogin ? target : nil
-            let floodTask = Task { await flood(k, endpoint: endpoint, stopAt: stopAt, login: login, source: source) }
+            let holdUntil = stopAt + .milliseconds(Int64(resetWait * 1000))
+            let floodTask = Task {
+                await flood(k, endpoint: endpoint, stopAt: stopAt, holdUntil: holdUntil, login: login, source: source)
+            }
             try await Task.sleep(for: .seconds(1))
             let phase = try await measure(client, seconds: seconds, endpoint: endpoint, memory: memory)
             let outcome = await floodTask.value
             let p99Ratio = phase.client.percentileMs(99) / max(0.001, base.client.percentileMs(99))
+            let reset = outcome.timeToReset
             Output.note(
-                "flood K=\(k): client p50 \(Output.format(phase.client.percentileMs(50))) ms p99 \(Output.format(phase.client.percentileMs(99))) ms (\(Output.format(p99Ratio))× unflooded), "
+                "\(m) K=\(k): client p50 \(Output.format(phase.client.percentileMs(50))) ms p99 \(Output.format(phase.client.percentileMs(99))) ms (\(Output.format(p99Ratio))× unflooded), "
                     + "greeting+LOGIN p50 \(Output.format(phase.login.percentileMs(50))) ms max \(Output.format(phase.login.percentileMs(100))) ms (\(phase.login.errors) failed), "
-                    + "flooder connections \(outcome.connections): reset \(outcome.reset), BYE \(outcome.bye), closed \(outcome.closed), held to the end \(outcome.held), refused \(outcome.refused), connects unanswered \(outcome.unanswered); "
-                    + "time to disconnect p50 \(Output.format(outcome.lifetime.percentileMs(50))) ms; \(outcome.bytes / 1024) KiB written")
-            Output.note("flood K=\(k): errors seen by flooders: \(outcome.errors.sorted { $0.value > $1.value }.prefix(3).map { "\($0.key) ×\($0.value)" }.joined(separator: "; "))")
-            Output.metric("flood.k\(k).client_p50_ms", phase.client.percentileMs(50), "ms")
-            Output.metric("flood.k\(k).client_p99_ms", phase.client.percentileMs(99), "ms")
-            Output.metric("flood.k\(k).client_p99_ratio", p99Ratio, "x")
-            Output.metric("flood.k\(k).client_ops_per_s", Double(phase.client.count) / seconds, "ops/s")
-            Output.metric("flood.k\(k).login_p50_ms", phase.login.percentileMs(50), "ms")
-            Output.metric("flood.k\(k).login_max_ms", phase.login.percentileMs(100), "ms")
-            Output.metric("flood.k\(k).login_errors", Double(phase.login.errors), "count")
-            Output.metric("flood.k\(k).disconnects_per_s", Double(outcome.reset + outcome.bye + outcome.closed) / (seconds + 1.5), "conn/s")
-            Output.metric("flood.k\(k).unanswered_connects", Double(outcome.unanswered), "count")
-            Output.metric("flood.k\(k).reset_fraction", Double(outcome.reset) / Double(max(1, outcome.connections)), "fraction")
-            Output.metric("flood.k\(k).bye_fraction", Double(outcome.bye) / Double(max(1, outcome.connections)), "fraction")
-            if outcome.lifetime.count > 0 {
-                Output.metric("flood.k\(k).time_to_disconnect_p50_ms", outcome.lifetime.percentileMs(50), "ms")
+                    + "flooder connections \(outcome.connections): reset \(outcome.reset), BYE \(outcome.bye), closed \(outcome.closed), never reset \(outcome.held), refused \(outcome.refused), connects unanswered \(outcome.unanswered); "
+                    + "time to reset p50 \(reset.count > 0 ? Output.format(reset.percentileMs(50)) : "—") ms max \(reset.count > 0 ? Output.format(reset.percentileMs(100)) : "—") ms; \(outcome.bytes / 1024) KiB written")
+            Output.note("\(m) K=\(k): errors seen by flooders: \(outcome.errors.sorted { $0.value > $1.value }.prefix(3).map { "\($0.key) ×\($0.value)" }.joined(separator: "; "))")
+            Output.metric("\(m).k\(k).client_p50_ms", phase.client.percentileMs(50), "ms")
+            Output.metric("\(m).k\(k).client_p99_ms", phase.client.percentileMs(99), "ms")
+            Output.metric("\(m).k\(k).client_p99_ratio", p99Ratio, "x")
+            Output.metric("\(m).k\(k).client_ops_per_s", Double(phase.client.count) / seconds, "ops/s")
+            Output.metric("\(m).k\(k).login_p50_ms", phase.login.percentileMs(50), "ms")
+            Output.metric("\(m).k\(k).login_max_ms", phase.login.percentileMs(100), "ms")
+            Output.metric("\(m).k\(k).login_errors", Double(phase.login.errors), "count")
+            Output.metric("\(m).k\(k).disconnects_per_s", Double(outcome.reset + outcome.bye + outcome.closed) / (seconds + 1.5), "conn/s")
+            Output.metric("\(m).k\(k).unanswered_connects", Double(outcome.unanswered), "count")
+            Output.metric("\(m).k\(k).reset_fraction", Double(outcome.reset) / Double(max(1, outcome.connections)), "fraction")
+            Output.metric("\(m).k\(k).bye_fraction", Double(outcome.bye) / Double(max(1, outcome.connections)), "fraction")
+            if reset.count > 0 {
+                Output.metric("\(m).k\(k).time_to_reset_p50_ms", reset.percentileMs(50), "ms")
+                Output.metric("\(m).k\(k).time_to_reset_max_ms", reset.percentileMs(100), "ms")
             }
+            Output.metric("\(m).k\(k).never_reset", Double(outcome.held), "count")
             if let before = rssBefore, let peak = phase.peakRSS {
                 let growth = Double(max(0, peak - before)) / 1_048_576
-                Output.note("flood K=\(k): server RSS \(before / 1_048_576) MiB → peak \(peak / 1_048_576) MiB (+\(Output.format(growth)) MiB)")
-                Output.metric("flood.k\(k).rss_growth_mb", growth, "MiB")
+                Output.note("\(m) K=\(k): server RSS \(before / 1_048_576) MiB → peak \(peak / 1_048_576) MiB (+\(Output.format(growth)) MiB)")
+                Output.metric("\(m).k\(k).rss_growth_mb", growth, "MiB")
             }
-            if phase.client.errors > 0 { throw BenchError("flood K=\(k): the measured client failed") }
+            if phase.client.errors > 0 { throw BenchError("\(m) K=\(k): the measured client failed") }
             try await Task.sleep(for: .seconds(1))  // let the server settle
         }
         await client.logout()
@@ -151,20 +177,42 @@ struct Flood: AsyncParsableCommand {
 
 /// What happened to the flooders' connections.
 struct FloodOutcome: Sendable {
+    /// `held`: still open when the phase and its `--reset-wait` were over (never reset).
     var connections = 0, reset = 0, bye = 0, closed = 0, held = 0, refused = 0
     /// Connects that got no answer before their timeout (the server dropped the SYN).
     var unanswered = 0
     var bytes = 0
-    var lifetime = LatencyStats()
+    /// Per connection the server ended: from its first flood byte written to its reset, BYE+close or close being seen.
+    var timeToReset = LatencyStats()
     var errors: [String: Int] = [:]
+}
+
+/// How logged-in flooders log in: flooder I as user PREFIX(3 + I mod (n - 2)), so that they stay off the measured
+/// client's user 1 and the login probe's user 2 and spread evenly over the rest (all n users when n < 3).
+struct FloodLogin: Sendable {
+    var target: TargetOptions
+    var users: Int
+
+    func user(flooder i: Int) -> String {
+        users >= 3 ? target.user(3 + i % (users - 2)) : target.user(1 + i % users)
+    }
+
+    /// Logs every user PREFIX1..PREFIXn in once (4 at a time, bounded by 120 s), so that a server with a login cache
+    /// (Keep) does not spend the first phases hashing the flooders' passwords.
+    func warmUp() async throws {
+        let (clients, errors) = await loginMany(users, target: target, users: users, concurrency: 4, deadline: .now + .seconds(120))
+        for client in clients { await client.logout() }
+        if let first = errors.first { throw BenchError("flood: \(errors.count) of \(users) users could not log in, first: \(first)") }
+    }
 }
 
 /// The measured client's own event loop: the flooders' loops are busy writing, and a round trip measured on them
 /// would time the load generator, not the server.
 private let measureGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
-/// Runs `k` flooders until `stopAt`, connecting from `source` when given; each reconnects when the server drops it.
-private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: TargetOptions?,
+/// Runs `k` flooders, connecting from `source` when given; each reconnects when the server drops it, until `stopAt`;
+/// connections still open then go on until `holdUntil`.
+private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, holdUntil: NIODeadline, login: FloodLogin?,
                    source: SocketAddress?) async -> FloodOutcome {
     await withTaskGroup(of: FloodOutcome.self) { group in
         for i in 0..<k {
@@ -172,26 +220,34 @@ private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: Tar
                 var outcome = FloodOutcome()
                 while NIODeadline.now() < stopAt {
                     do {
+                        // A connect never outlives the phase (a dropped SYN is retried by the kernel for minutes).
+                        let timeout = min(.seconds(5), max(TimeAmount.milliseconds(10), stopAt - NIODeadline.now()))
+                        let channel: any Channel
                         if let login {  // log in first, then hand the channel to the flood handler
-                            let client = try await IMAPClient.connect(to: endpoint, group: benchGroup)
-                            try await client.login(login.user(i % 50 + 1), login.password)
-                            let result = try await startFlood(on: client.channel, stopAt: stopAt)
-                            outcome.add(result)
+                            let client = try await IMAPClient.connect(
+                                to: endpoint, group: benchGroup, source: source, connectTimeout: timeout)
+                            let limit = client.channel.eventLoop.scheduleTask(deadline: holdUntil) { client.channel.close(promise: nil) }
+                            defer { limit.cancel() }
+                            do {
+                                try await client.login(login.user(flooder: i), login.target.password)
+                            } catch {
+                                await client.close()
+                                throw error
+                            }
+                            channel = client.channel
                         } else {
-                            // A connect never outlives the phase (a dropped SYN is retried by the kernel for minutes).
-                            let left = max(TimeAmount.milliseconds(10), stopAt - NIODeadline.now())
                             var bootstrap = ClientBootstrap(group: benchGroup)
                                 .channelOption(.autoRead, value: false)
-                                .connectTimeout(min(.seconds(5), left))
+                                .connectTimeout(timeout)
                             if let source { bootstrap = bootstrap.bind(to: source) }
-                            let channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
-                            let result = try await startFlood(on: channel, stopAt: stopAt)
-                            outcome.add(result)
+                            channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
                         }
+                        outcome.add(try await startFlood(on: channel, stopAt: holdUntil))
                     } catch ChannelError.connectTimeout {
                         outcome.unanswered += 1
                     } catch {
                         outcome.refused += 1
+                        outcome.errors["refused: \("\(error)".trimmingSuffixCRLF)", default: 0] += 1
                         try? await Task.sleep(for: .milliseconds(50))
                     }
                 }
@@ -208,7 +264,7 @@ private func flood(_ k: Int, endpoint: Endpoint, stopAt: NIODeadline, login: Tar
             total.refused += o.refused
             total.unanswered += o.unanswered
             total.bytes += o.bytes
-            total.lifetime.merge(o.lifetime)
+            total.timeToReset.merge(o.timeToReset)
             total.errors.merge(o.errors, uniquingKeysWith: +)
         }
         return total
@@ -226,7 +282,7 @@ extension FloodOutcome {
         case .closed: closed += 1
         case .held: held += 1
         }
-        if r.end != .held { lifetime.record(r.lifetime) }
+        if r.end != .held, let time = r.timeToEnd { timeToReset.record(time) }
     }
 }
 
@@ -249,14 +305,16 @@ final class FloodHandler: ChannelInboundHandler {
     enum End: Sendable { case reset, bye, closed, held }
     struct Result: Sendable {
         var end: End
-        var lifetime: Duration
+        /// From the first flood byte written to the end being seen; nil when the connection ended before any.
+        var timeToEnd: Duration?
         var bytes: Int
         var error: String?
     }
 
     private let stopAt: NIODeadline
     private let done: EventLoopPromise<Result>
-    private let started = ContinuousClock.now
+    /// When the first frame was written.
+    private var started: ContinuousClock.Instant?
     private var tag = 1
     private var bytes = 0
     private var sawReset = false
@@ -274,7 +332,7 @@ final class FloodHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         guard context.channel.isActive else {
             // Dropped between connect and now (e.g. reset on arrival): no channelInactive will come to this handler.
-            done.succeed(Result(end: .closed, lifetime: ContinuousClock.now - started, bytes: 0, error: error))
+            done.succeed(Result(end: .closed, timeToEnd: nil, bytes: 0, error: error))
             return
         }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -308,6 +366,7 @@ final class FloodHandler: ChannelInboundHandler {
             wrote = true
         }
         if wrote {
+            if started == nil { started = .now }
             // The close error (ECONNRESET, EPIPE) reaches only the promises of pending writes: watch the last one.
             let promise = context.eventLoop.makePromise(of: Void.self)
             let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -338,7 +397,7 @@ final class FloodHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         let end: End = stopping ? .held : sawReset ? .reset : sawBye ? .bye : .closed
-        done.succeed(Result(end: end, lifetime: ContinuousClock.now - started, bytes: bytes, error: error))
+        done.succeed(Result(end: end, timeToEnd: started.map { ContinuousClock.now - $0 }, bytes: bytes, error: error))
         context.fireChannelInactive()
     }
 }
