@@ -83,6 +83,27 @@ import Testing
         #expect(s.server.reporter.count(.lmtpPendingCommandsReset) == 0)
     }
 
+    /// A client on a slow link: it reads 16 KiB every 50 ms, far slower than Keep answers, with more than the pending
+    /// limit in flight and Keep's output buffer full most of the time. Its window opens each time its reads have
+    /// freed a segment's worth (64 KiB on loopback, so every 200 ms here; 1,460 bytes on an Ethernet path), which
+    /// restarts the stall clock (`imap.output_stall_timeout_ms`, 1 s): paced, never reset.
+    @Test func aSlowReaderWithAFullPipelineIsPacedNotReset() async throws {
+        let s = try await TestServer.start { $0.limits.imapMaxOutputBuffer = 16_384 }
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        let body = "Subject: slow\r\n\r\n" + String(repeating: "a line of a message read slowly\r\n", count: 120)
+        try await c.send("a APPEND INBOX {\(body.utf8.count)+}\r\n\(body)\r\n")
+        _ = try await c.readUntilTagged("a")
+        _ = try await c.command("SELECT INBOX")
+        c.readThrottle = (16_384, 0.05)
+        let sending = Task { try await c.sendWhileReading(Self.pipeline(300, prefix: "s") { _ in "FETCH 1 BODY.PEEK[]" }) }
+        let (lines, end) = await c.readLines(600, timeout: 60)
+        try await sending.value
+        #expect(end == nil, "ended after \(lines.count) lines: \(String(describing: end))")
+        #expect(lines.filter { $0.hasPrefix("s") && $0.hasSuffix("OK FETCH completed") }.count == 300)
+        #expect(s.server.reporter.count(.pendingCommandsReset) == 0)
+    }
+
     /// A client that writes more than a socket buffer holds before reading (a naive blocking client) is paced, not
     /// reset, as long as it reads in time.
     @Test func aClientThatReadsOnlyAfterAPauseIsPacedNotReset() async throws {

@@ -1,10 +1,13 @@
 import Foundation
+import KeepGuard
 import KeepServer
+import KeepStore
 import Testing
 
 /// Real clients against the real server over real sockets: Python's imaplib (plain, STARTTLS and implicit TLS) and
-/// smtplib's LMTP, curl's IMAP support, and mbsync (isync) syncing with a Maildir. A client that is not installed
-/// fails its test with the `apt-get install` line that provides it; CI installs them.
+/// smtplib's LMTP, curl's IMAP support, mbsync (isync) and offlineimap syncing with a Maildir. A test whose client
+/// is not installed is skipped, naming the package to install — except where `KEEP_REQUIRE_CLIENTS` is set (CI,
+/// which installs them): there it fails.
 @Suite struct RealClientTests {
     static let script = #"""
 import imaplib, smtplib, ssl, sys
@@ -45,7 +48,8 @@ S.logout()
 print('real clients OK')
 """#
 
-    @Test func pythonImaplibAndLMTPWorkOverPlainSTARTTLSAndImplicitTLS() async throws {
+    @Test(.requires("python3", package: "python3"))
+    func pythonImaplibAndLMTPWorkOverPlainSTARTTLSAndImplicitTLS() async throws {
         let s = try await TestServer.start { $0.imapsAddress = "127.0.0.1:0" }
         defer { Task { await s.stopAndRemove() } }
         let python = try ClientProgram.require("python3", install: "python3")
@@ -59,7 +63,8 @@ print('real clients OK')
     static let curlMessage = "From: bob@example.org\r\nTo: alice@example.org\r\nSubject: uploaded by curl\r\n"
         + "Message-ID: <curl-1@example.org>\r\n\r\nHello from curl.\r\n"
 
-    @Test func curlListsAppendsFetchesSearchesStoresCopiesMovesAndExpunges() async throws {
+    @Test(.requires("curl", package: "curl"))
+    func curlListsAppendsFetchesSearchesStoresCopiesMovesAndExpunges() async throws {
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
         let curl = try ClientProgram.require("curl", install: "curl")
@@ -109,7 +114,8 @@ print('real clients OK')
     /// What NeoMutt's folder browser does: `CREATE Parent/Child` (NeoMutt's "Create Parent/Child?"), then `LIST "" %`.
     /// RFC 3501 §6.3.3/RFC 9051 §6.3.4: CREATE SHOULD create the superior names; §6.3.8/§6.3.9: a level of hierarchy
     /// matched by `%` that is not a mailbox is still returned, with \Noselect (\NonExistent in IMAP4rev2).
-    @Test func curlListsTheParentOfANestedMailboxCreatedAlone() async throws {
+    @Test(.requires("curl", package: "curl"))
+    func curlListsTheParentOfANestedMailboxCreatedAlone() async throws {
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
         let curl = try ClientProgram.require("curl", install: "curl")
@@ -170,8 +176,8 @@ print('real clients OK')
         }
 
         /// One full two-way sync; throws with mbsync's verbose trace when it fails.
-        func sync() async throws {
-            let r = try await program.run(["-V", "-c", config.path, "keep"])
+        func sync(timeout: Double = 20) async throws {
+            let r = try await program.run(["-V", "-c", config.path, "keep"], timeout: timeout)
             guard r.status == 0 else { throw TestFailure("mbsync exited \(r.status):\n\(r.output)") }
         }
 
@@ -227,7 +233,7 @@ print('real clients OK')
         _ = try await c.command("LOGOUT")
     }
 
-    @Test(arguments: [false, true])
+    @Test(.requires("mbsync", package: "isync"), arguments: [false, true])
     func mbsyncPullsFoldersMessagesAndFlagsIntoAMaildir(starttls: Bool) async throws {
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
@@ -242,7 +248,7 @@ print('real clients OK')
         #expect(text.contains("body of first") && text.contains("body of second"))
     }
 
-    @Test(arguments: [false, true])
+    @Test(.requires("mbsync", package: "isync"), arguments: [false, true])
     func mbsyncPushesAppendsFlagsExpungesAndNewFoldersBackToTheServer(starttls: Bool) async throws {
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
@@ -273,7 +279,136 @@ print('real clients OK')
         #expect(m.messages("INBOX").count == 2)
     }
 
-    @Test func mbsyncFindsEverythingUnchangedAfterAServerRestart() async throws {
+    // MARK: Deep pipelining (more messages than imap.max_pending_commands)
+
+    /// 2.5 × `imap.max_pending_commands`: mbsync (no `PipelineDepth`) and offlineimap send one command per message,
+    /// all at once. (CI's `bench/sync.sh` does the same with 5,000 messages on the release build.)
+    static let manyMessages = 250
+
+    /// Puts `count` small messages into `folder` of alice, through the store.
+    static func fill(_ s: TestServer, folder: String = "INBOX", count: Int) async throws {
+        for i in 1...count {
+            let m = "From: bob@example.org\r\nSubject: message \(i)\r\nMessage-ID: <many-\(i)@example.org>\r\n\r\nbody \(i)\r\n"
+            _ = try await s.store.append(user: "alice", folder: folder, message: Array(m.utf8), flags: MessageFlags(),
+                                         internalDate: nil, principal: .user("alice"))
+        }
+    }
+
+    /// The server's message count of `folder`.
+    static func messages(_ s: TestServer, _ folder: String) async throws -> Int? {
+        let c = try await s.login()
+        let line = try await c.command("STATUS \(folder) (MESSAGES)").first ?? ""
+        _ = try await c.command("LOGOUT")
+        guard let r = line.range(of: "MESSAGES ") else { return nil }
+        return Int(line[r.upperBound...].prefix { $0.isNumber })
+    }
+
+    @Test(.requires("mbsync", package: "isync"), arguments: [false, true])
+    func mbsyncSyncsMoreMessagesThanThePendingLimitBothWaysWithoutAResetOrADuplicate(starttls: Bool) async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let m = try Mbsync(server: s, starttls: starttls)
+        try await Self.fill(s, count: Self.manyMessages)
+        try await m.sync(timeout: 120)
+        #expect(m.messages("INBOX").count == Self.manyMessages)
+        for i in 1...Self.manyMessages { try m.deliverLocally("Pushed", subject: "pushed \(i)") }
+        try await m.sync(timeout: 120)
+        #expect(try await Self.messages(s, "Pushed") == Self.manyMessages)
+        try await m.sync(timeout: 120)  // nothing new either way: a duplicate would show here
+        #expect(try await Self.messages(s, "Pushed") == Self.manyMessages)
+        #expect(try await Self.messages(s, "INBOX") == Self.manyMessages)
+        #expect(m.messages("INBOX").count == Self.manyMessages)
+        #expect(m.messages("Pushed").count == Self.manyMessages)
+        #expect(s.server.reporter.count(.pendingCommandsReset) == 0)
+        #expect(s.server.reporter.count(.floodBan) == 0)
+    }
+
+    /// offlineimap (Debian's offlineimap3) with a Maildir, plain and STARTTLS (by name: it checks DNS names only, so
+    /// `localhost`, which the self-signed certificate names).
+    struct OfflineIMAP {
+        let program: ClientProgram
+        let root: URL
+        let config: URL
+        var maildir: URL { root.appendingPathComponent("Mail") }
+
+        init(server s: TestServer, starttls: Bool) throws {
+            program = try ClientProgram.require("offlineimap", install: "offlineimap3")
+            root = s.directory.appendingPathComponent("offlineimap-\(starttls ? "starttls" : "plain")")
+            config = root.appendingPathComponent("offlineimaprc")
+            try FileManager.default.createDirectory(at: maildir, withIntermediateDirectories: true)
+            let tls = starttls
+                ? "starttls = yes\nsslcacertfile = \(s.directory.appendingPathComponent("tls/cert.pem").path)"
+                : "starttls = no"
+            let text = """
+                [general]
+                accounts = keep
+                metadata = \(root.appendingPathComponent("meta").path)
+
+                [Account keep]
+                localrepository = near
+                remoterepository = far
+
+                [Repository near]
+                type = Maildir
+                localfolders = \(maildir.path)
+
+                [Repository far]
+                type = IMAP
+                remotehost = \(starttls ? "localhost" : "127.0.0.1")
+                remoteport = \(s.imapPort)
+                remoteuser = alice
+                remotepass = secret
+                ssl = no
+                \(tls)
+
+                """
+            try Data(text.utf8).write(to: config)
+        }
+
+        /// One sync; throws with offlineimap's output when it fails or reports an error.
+        func sync() async throws {
+            let r = try await program.run(["-c", config.path, "-o", "-u", "basic"], timeout: 120)
+            guard r.status == 0, !r.output.contains("ERROR") else { throw TestFailure("offlineimap exited \(r.status):\n\(r.output)") }
+        }
+
+        func messages(_ folder: String) -> Int {
+            ["cur", "new"].reduce(0) { n, sub in
+                n + ((try? FileManager.default.contentsOfDirectory(atPath: maildir.appendingPathComponent("\(folder)/\(sub)").path))?.count ?? 0)
+            }
+        }
+
+        func deliverLocally(_ folder: String, count: Int) throws {
+            for sub in ["cur", "new", "tmp"] {
+                try FileManager.default.createDirectory(at: maildir.appendingPathComponent("\(folder)/\(sub)"), withIntermediateDirectories: true)
+            }
+            for i in 1...count {
+                let text = "From: carol@example.org\nSubject: offline \(i)\nMessage-ID: <\(UUID().uuidString)@example.org>\n\nbody \(i)\n"
+                try Data(text.utf8).write(to: maildir.appendingPathComponent("\(folder)/new/\(Int(Date().timeIntervalSince1970)).\(i).\(UUID().uuidString).test"))
+            }
+        }
+    }
+
+    @Test(.requires("offlineimap", package: "offlineimap3"), arguments: [false, true])
+    func offlineimapSyncsMoreMessagesThanThePendingLimitBothWaysWithoutAResetOrADuplicate(starttls: Bool) async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let o = try OfflineIMAP(server: s, starttls: starttls)
+        try await Self.fill(s, count: Self.manyMessages)
+        try await o.sync()
+        #expect(o.messages("INBOX") == Self.manyMessages)
+        try o.deliverLocally("Pushed", count: Self.manyMessages)
+        try await o.sync()
+        #expect(try await Self.messages(s, "Pushed") == Self.manyMessages)
+        try await o.sync()
+        #expect(try await Self.messages(s, "Pushed") == Self.manyMessages)
+        #expect(try await Self.messages(s, "INBOX") == Self.manyMessages)
+        #expect(o.messages("INBOX") == Self.manyMessages)
+        #expect(o.messages("Pushed") == Self.manyMessages)
+        #expect(s.server.reporter.count(.pendingCommandsReset) == 0)
+    }
+
+    @Test(.requires("mbsync", package: "isync"))
+    func mbsyncFindsEverythingUnchangedAfterAServerRestart() async throws {
         let s = try await TestServer.start()
         let m: Mbsync
         let before: [String]
@@ -296,18 +431,37 @@ print('real clients OK')
     }
 }
 
+extension Trait where Self == ConditionTrait {
+    /// Runs the test where `program` is installed (or required: `KEEP_REQUIRE_CLIENTS`); skips it otherwise, naming
+    /// the Debian package that provides it.
+    static func requires(_ program: String, package: String) -> Self {
+        .enabled(if: ClientProgram.isAvailable(program), "`\(program)` is not installed (apt-get install -y \(package))")
+    }
+}
+
 /// An installed command-line client. Runs are blocking `Process` calls on a Dispatch thread, never on Swift's
 /// cooperative pool, and are terminated after a timeout so a hanging client fails its test instead of the run.
 struct ClientProgram: Sendable {
     let url: URL
 
-    /// The program from `PATH`, or a failure naming the Debian package that provides it.
-    static func require(_ name: String, install package: String) throws -> ClientProgram {
+    /// Whether `name` is on `PATH`, or required to be (`KEEP_REQUIRE_CLIENTS` set: a missing program then fails its
+    /// test in `require` instead of skipping it).
+    static func isAvailable(_ name: String) -> Bool {
+        ProcessInfo.processInfo.environment["KEEP_REQUIRE_CLIENTS"] != nil || find(name) != nil
+    }
+
+    private static func find(_ name: String) -> URL? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = URL(fileURLWithPath: String(dir)).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return ClientProgram(url: candidate) }
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
+        return nil
+    }
+
+    /// The program from `PATH`, or a failure naming the Debian package that provides it.
+    static func require(_ name: String, install package: String) throws -> ClientProgram {
+        if let url = find(name) { return ClientProgram(url: url) }
         throw TestFailure("`\(name)` is not installed: run `apt-get install -y \(package)`")
     }
 

@@ -18,6 +18,8 @@ final class LineClient: @unchecked Sendable {
     private let queue = DispatchQueue(label: "keep.test.client")
     private var buffer: [UInt8] = []
     private var tagCounter = 0
+    /// When set, each read takes at most `chunk` bytes and first sleeps `pause` seconds: a client on a slow link.
+    var readThrottle: (chunk: Int, pause: Double)?
 
     private init(fd: Int32) { self.fd = fd }
 
@@ -117,7 +119,8 @@ final class LineClient: @unchecked Sendable {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let r = poll(&pfd, 1, Int32(timeout * 1000))
         if r == 0 { throw ReadError.timeout }
-        var chunk = [UInt8](repeating: 0, count: 65_536)
+        if let throttle = readThrottle { Thread.sleep(forTimeInterval: throttle.pause) }
+        var chunk = [UInt8](repeating: 0, count: readThrottle?.chunk ?? 65_536)
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n == 0 { throw ReadError.closed }
         if n < 0 {
