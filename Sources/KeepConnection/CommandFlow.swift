@@ -9,18 +9,42 @@ public import NIOCore
 ///   withheld while more than `readBudget` bytes of input are held. Both resume as answers are written.
 /// - **When Keep resets** (TCP RST): before login, at the command past the limit — the seed's rule as written, for
 ///   a stranger has no business with that many commands in flight (`take(strict: true)`); otherwise when the
-///   connection stays at the limit with its answers backed up — the channel not writable, the peer's receive window
-///   closed and nothing more acknowledged (`PeerReading`) — for `stallTimeout` without a break: a client that does
-///   not read its answers. A client that reads, however slowly, opens its window or acknowledges bytes, and is
-///   never reset.
+///   connection sits at the limit with its answers backed up — the channel not writable, the peer's receive window
+///   closed and nothing more acknowledged (`PeerReading`) — and they have been so, without a break, for
+///   `stallTimeout` since they stopped flowing: a client that does not read its answers. A client that has shown
+///   it reads (its peer acknowledged `provenReaderBytes` since it connected) is given `readerStallTimeout` instead,
+///   for a reader may stop for a while (a disk flush, a pause) with its pipeline full; a flooder that never reads
+///   cannot earn that without reading. A client that reads, however slowly, opens its window or acknowledges bytes,
+///   and the clock starts again.
 ///
 /// Loop-bound: every method runs on the channel's event loop.
 public final class CommandFlow {
+    /// The bounds of one protocol's connections.
+    public struct Settings: Sendable, Hashable {
+        /// Commands pending at once (`*.max_pending_commands`).
+        public var limit: Int
+        /// How long a connection at the limit that has never read may leave its answers unread before it counts as
+        /// a flood (`*.output_stall_timeout_ms`).
+        public var stallTimeout: TimeAmount
+        /// The same for a connection that has shown it reads (`*.reader_stall_timeout_ms`).
+        public var readerStallTimeout: TimeAmount
+        /// Bytes the peer must have acknowledged since it connected to count as a reader (`server.proven_reader_bytes`).
+        public var provenReaderBytes: UInt64
+        /// Input bytes held (framed or not) past which reads are withheld (`*.max_input_buffer`).
+        public var readBudget: Int
+
+        public init(limit: Int, stallTimeout: TimeAmount, readerStallTimeout: TimeAmount, provenReaderBytes: UInt64,
+                    readBudget: Int) {
+            self.limit = limit
+            self.stallTimeout = stallTimeout
+            self.readerStallTimeout = readerStallTimeout
+            self.provenReaderBytes = provenReaderBytes
+            self.readBudget = readBudget
+        }
+    }
+
     public private(set) var pending: PendingCommands
-    /// How long a connection at the limit may leave its answers unread before it counts as a flood.
-    public let stallTimeout: TimeAmount
-    /// Input bytes held (framed or not) past which reads are withheld.
-    public let readBudget: Int
+    public let settings: Settings
 
     private var readWithheld = false
     private var channel: (any Channel)?
@@ -30,10 +54,9 @@ public final class CommandFlow {
     private var lastSignOfReading = NIODeadline.uptimeNanoseconds(0)
     private var lastAcknowledged: UInt64?
 
-    public init(limit: Int, stallTimeout: TimeAmount, readBudget: Int) {
-        self.pending = PendingCommands(limit: limit)
-        self.stallTimeout = stallTimeout
-        self.readBudget = readBudget
+    public init(_ settings: Settings) {
+        self.pending = PendingCommands(limit: settings.limit)
+        self.settings = settings
     }
 
     /// Begins watching `channel`; `onStall` is called (once) when it is found not reading its answers at the limit.
@@ -59,20 +82,25 @@ public final class CommandFlow {
     /// Counts a command just framed. `.flood` only under `strict`, one past the limit.
     public func take() -> PendingCommands.Admission {
         let admission = pending.take()
-        if pending.isFull { watchForStall() }
+        if pending.isFull, channel?.isWritable == false { watchForStall() }
         return admission
     }
 
-    /// Counts a command answered; at the limit no longer, a stall watch ends.
+    /// Counts a command answered.
     public func answered() {
         pending.answered()
-        if !pending.isFull { endWatch() }
+    }
+
+    /// The handler's `channelWritabilityChanged`. The watch runs while the output is backed up, so that the stall
+    /// clock counts from when the answers stopped flowing, not from when the pending count later reached the limit
+    /// (a flooder's inline commands fill it only after its output backed up).
+    public func writabilityChanged(writable: Bool) {
+        if writable { endWatch() } else { watchForStall() }
     }
 
     /// Forgets every pending command (input discarded, e.g. what was pipelined after STARTTLS).
     public func discardAll() {
         pending.discardAll()
-        endWatch()
     }
 
     // MARK: Reads
@@ -80,7 +108,7 @@ public final class CommandFlow {
     /// The handler's `read(context:)`: passes the read on, or withholds it while the connection is at the limit or
     /// holds more than `readBudget` bytes of input (`buffered`).
     public func read(_ context: ChannelHandlerContext, buffered: Int) {
-        if pending.isFull || buffered > readBudget {
+        if pending.isFull || buffered > settings.readBudget {
             readWithheld = true
             return
         }
@@ -89,7 +117,7 @@ public final class CommandFlow {
 
     /// After answers were written or input consumed: passes on a withheld read once its reason is gone.
     public func resumeReading(_ context: ChannelHandlerContext, buffered: Int) {
-        guard readWithheld, !pending.isFull, buffered <= readBudget else { return }
+        guard readWithheld, !pending.isFull, buffered <= settings.readBudget else { return }
         readWithheld = false
         context.read()
     }
@@ -99,9 +127,9 @@ public final class CommandFlow {
 
     // MARK: Stall watch
 
-    /// How often a connection at the limit is looked at: often enough that a flood is reset within an eighth of
-    /// `stallTimeout` of its deadline, and only while it sits at the limit.
-    private var tick: TimeAmount { max(.milliseconds(10), .nanoseconds(stallTimeout.nanoseconds / 8)) }
+    /// How often a backed-up connection is looked at: often enough that a flood is reset within an eighth of
+    /// `stallTimeout` of its deadline.
+    private var tick: TimeAmount { max(.milliseconds(10), .nanoseconds(settings.stallTimeout.nanoseconds / 8)) }
 
     private func watchForStall() {
         guard watch == nil, let channel else { return }
@@ -123,10 +151,13 @@ public final class CommandFlow {
 
     private func check() {
         watch = nil
-        guard let channel, channel.isActive, pending.isFull else { return }
+        guard let channel, channel.isActive, !channel.isWritable else { return }
         let now = channel.eventLoop.now
-        if peerTakesOutput(channel) { lastSignOfReading = now }
-        if now - lastSignOfReading >= stallTimeout {
+        let reading = PeerReading.read(channel)
+        if peerTakesOutput(reading) { lastSignOfReading = now }
+        let provenReader = (reading?.bytesAcknowledged ?? 0) >= settings.provenReaderBytes
+        let timeout = provenReader ? settings.readerStallTimeout : settings.stallTimeout
+        if pending.isFull, now - lastSignOfReading >= timeout {
             let action = onStall
             stop()
             action?()
@@ -135,15 +166,11 @@ public final class CommandFlow {
         schedule(on: channel.eventLoop)
     }
 
-    /// Whether the peer shows that it takes our output: our buffer is below its high watermark, or — where the
-    /// kernel tells — its receive window is open or it acknowledged bytes since the last look. Without the kernel's
-    /// word, a buffer past its high watermark is taken as not reading.
-    private func peerTakesOutput(_ channel: any Channel) -> Bool {
-        guard !channel.isWritable else {
-            lastAcknowledged = nil
-            return true
-        }
-        guard let reading = PeerReading.read(channel) else { return false }
+    /// Whether the peer of a backed-up channel shows that it takes our output: where the kernel tells, its receive
+    /// window is open or it acknowledged bytes since the last look. Without the kernel's word, a buffer past its
+    /// high watermark is taken as not reading.
+    private func peerTakesOutput(_ reading: PeerReading?) -> Bool {
+        guard let reading else { return false }
         defer { lastAcknowledged = reading.bytesAcknowledged }
         if let last = lastAcknowledged, reading.bytesAcknowledged != last { return true }
         return !reading.windowClosed

@@ -24,9 +24,10 @@ public struct Limits: Sendable, Hashable {
     public var imapMaxUnauthenticatedConnections = 1_000
     public var imapMaxUnauthenticatedConnectionsPerIP = 100
     public var imapMaxConnectionsPerUser = 16
-    public var imapMaxOutputBuffer = 256 * 1024
+    public var imapMaxOutputBuffer = 64 * 1024
     public var imapMaxInputBuffer = 1024 * 1024
-    public var imapOutputStallTimeoutMs = 1_000
+    public var imapOutputStallTimeoutMs = 500
+    public var imapReaderStallTimeoutMs = 60_000
     // Authentication failures
     public var authFailureDelayInitialMs = 1_000
     public var authFailureDelayMaxMs = 15_000
@@ -53,12 +54,14 @@ public struct Limits: Sendable, Hashable {
     public var lmtpIdleTimeout = 300
     public var lmtpMaxConnections = 1_000
     public var lmtpMaxNewNamedPropsPerMessage = 64
-    public var lmtpOutputStallTimeoutMs = 1_000
+    public var lmtpOutputStallTimeoutMs = 500
+    public var lmtpReaderStallTimeoutMs = 60_000
     public var lmtpMaxInputBuffer = 1024 * 1024
     public var lmtpMaxOutputBuffer = 64 * 1024
     // Server
     public var shutdownTimeout = 10
     public var memoryTrimThresholdMB = 32
+    public var provenReaderBytes = 1 << 20
     public var storeBusyTimeoutMs = 10_000
     public var eventFoldIntervalMs = 60_000
     // MIME parsing (indexing at delivery, FETCH sections, SEARCH)
@@ -91,7 +94,9 @@ public struct Limits: Sendable, Hashable {
         Setting(key: "imap.max_pending_commands", keyPath: \.imapMaxPendingCommands, range: 1...100_000, unit: "commands",
                 doc: "Commands received but not yet answered on one connection. At the limit Keep stops reading from the connection until answers are written (TCP pushes back). Before login one more command resets the connection (TCP RST); after login only a client that also leaves its answers unread for imap.output_stall_timeout_ms is reset."),
         Setting(key: "imap.output_stall_timeout_ms", keyPath: \.imapOutputStallTimeoutMs, range: 100...600_000, unit: "milliseconds",
-                doc: "A logged-in connection with imap.max_pending_commands pending whose answers back up unread this long (Keep's output buffer full, the client's TCP window closed, nothing acknowledged) is a flood and is reset (TCP RST)."),
+                doc: "A logged-in connection with imap.max_pending_commands pending whose answers have backed up unread this long (Keep's output buffer full, the client's TCP window closed, nothing acknowledged), and which has never read (its client took less than server.proven_reader_bytes), is a flood and is reset (TCP RST)."),
+        Setting(key: "imap.reader_stall_timeout_ms", keyPath: \.imapReaderStallTimeoutMs, range: 100...3_600_000, unit: "milliseconds",
+                doc: "The same for a client that has shown it reads (it took server.proven_reader_bytes of answers): it may stop reading this long, e.g. while its disk catches up, before it is reset."),
         Setting(key: "imap.max_line_length", keyPath: \.imapMaxLineLength, range: 1_024...(16 << 20), unit: "bytes",
                 doc: "Longest command line (literals not counted); longer lines get BAD (BYE when framing is lost)."),
         Setting(key: "imap.max_literal_size_unauthenticated", keyPath: \.imapMaxLiteralSizeUnauthenticated, range: 64...(1 << 20), unit: "bytes",
@@ -165,7 +170,9 @@ public struct Limits: Sendable, Hashable {
         Setting(key: "lmtp.max_pending_commands", keyPath: \.lmtpMaxPendingCommands, range: 1...100_000, unit: "commands",
                 doc: "LMTP commands received but not yet answered. At the limit Keep stops reading from the connection until replies are written; a client that also leaves its replies unread for lmtp.output_stall_timeout_ms is reset (TCP RST)."),
         Setting(key: "lmtp.output_stall_timeout_ms", keyPath: \.lmtpOutputStallTimeoutMs, range: 100...600_000, unit: "milliseconds",
-                doc: "An LMTP connection with lmtp.max_pending_commands pending whose replies back up unread this long is a flood and is reset (TCP RST)."),
+                doc: "An LMTP connection with lmtp.max_pending_commands pending whose replies have backed up unread this long, and which has never read (less than server.proven_reader_bytes), is a flood and is reset (TCP RST)."),
+        Setting(key: "lmtp.reader_stall_timeout_ms", keyPath: \.lmtpReaderStallTimeoutMs, range: 100...3_600_000, unit: "milliseconds",
+                doc: "The same for an LMTP client that has shown it reads."),
         Setting(key: "lmtp.max_input_buffer", keyPath: \.lmtpMaxInputBuffer, range: 65_536...(1 << 30), unit: "bytes",
                 doc: "Bytes received and not yet framed that Keep holds for one LMTP connection while it waits on replies; past it Keep stops reading until they are taken."),
         Setting(key: "lmtp.max_output_buffer", keyPath: \.lmtpMaxOutputBuffer, range: 4_096...(1 << 30), unit: "bytes",
@@ -200,6 +207,8 @@ public struct Limits: Sendable, Hashable {
                 doc: "Addresses parsed per ENVELOPE field (From, To, Cc, ...)."),
         Setting(key: "mime.max_parameters", keyPath: \.mimeMaxParameters, range: 1...100_000, unit: "parameters",
                 doc: "Content-Type/Content-Disposition parameters parsed, RFC 2231 continuations included."),
+        Setting(key: "server.proven_reader_bytes", keyPath: \.provenReaderBytes, range: 65_536...(1 << 30), unit: "bytes",
+                doc: "Bytes of answers a client must have taken (acknowledged by its TCP, Linux) since it connected to count as one that reads: it then gets the reader stall timeout instead of the flood one."),
         Setting(key: "server.store_busy_timeout_ms", keyPath: \.storeBusyTimeoutMs, range: 0...600_000, unit: "milliseconds",
                 doc: "How long a store write waits for another process (e.g. the keep CLI) holding a database's write lock before it fails."),
         Setting(key: "server.event_fold_interval_ms", keyPath: \.eventFoldIntervalMs, range: 0...3_600_000, unit: "milliseconds",

@@ -56,9 +56,7 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         let limits = context.limits
         self.framer = CommandFramer(limits: FramingLimits(limits, authenticated: false))
         self.parser = CommandParser(limits: GrammarLimits(limits))
-        self.flow = CommandFlow(limit: limits.imapMaxPendingCommands,
-                                stallTimeout: .milliseconds(Int64(limits.imapOutputStallTimeoutMs)),
-                                readBudget: limits.imapMaxInputBuffer)
+        self.flow = CommandFlow(CommandFlow.Settings(imap: limits))
     }
 
     // MARK: Lifecycle
@@ -178,6 +176,7 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        flow.writabilityChanged(writable: context.channel.isWritable)
         if context.channel.isWritable { pump(context) }
         context.fireChannelWritabilityChanged()
     }
@@ -252,7 +251,7 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     private func floodedWithoutReading(_ context: ChannelHandlerContext) {
         guard !closing else { return }
         floodReset(context, limit: "imap.output_stall_timeout_ms",
-                   detail: "\(flow.pending.count) pending (imap.max_pending_commands), answers unread for \(ctx.limits.imapOutputStallTimeoutMs) ms")
+                   detail: "\(flow.pending.count) pending (imap.max_pending_commands), answers unread past the stall timeout")
     }
 
     /// A flood: reported (event 1001), counted towards the address's flood ban, and reset.

@@ -42,9 +42,7 @@ public final class LMTPConnectionHandler: ChannelDuplexHandler {
         let limits = context.limits
         self.framer = LMTPFramer(limits: LMTPFramingLimits(maxLineLength: limits.lmtpMaxLineLength,
                                                            maxMessageSize: limits.lmtpMaxMessageSize))
-        self.flow = CommandFlow(limit: limits.lmtpMaxPendingCommands,
-                                stallTimeout: .milliseconds(Int64(limits.lmtpOutputStallTimeoutMs)),
-                                readBudget: limits.lmtpMaxInputBuffer)
+        self.flow = CommandFlow(CommandFlow.Settings(lmtp: limits))
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -119,6 +117,7 @@ public final class LMTPConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        flow.writabilityChanged(writable: context.channel.isWritable)
         if context.channel.isWritable { pump(context) }
         context.fireChannelWritabilityChanged()
     }
@@ -156,7 +155,7 @@ public final class LMTPConnectionHandler: ChannelDuplexHandler {
     private func floodedWithoutReading(_ context: ChannelHandlerContext) {
         guard !closing else { return }
         report(.lmtpPendingCommandsReset, limit: "lmtp.output_stall_timeout_ms",
-               detail: "\(flow.pending.count) pending (lmtp.max_pending_commands), replies unread for \(ctx.limits.lmtpOutputStallTimeoutMs) ms")
+               detail: "\(flow.pending.count) pending (lmtp.max_pending_commands), replies unread past the stall timeout")
         reset(context)
     }
 

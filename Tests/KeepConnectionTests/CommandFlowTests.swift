@@ -31,7 +31,9 @@ import Testing
     static func setUp(limit: Int, stallMs: Int64 = 1_000, budget: Int = 1_000) throws
         -> (EmbeddedChannel, CommandFlow, FlowHandler, ReadCounter) {
         let counter = ReadCounter()
-        let flow = CommandFlow(limit: limit, stallTimeout: .milliseconds(stallMs), readBudget: budget)
+        let flow = CommandFlow(CommandFlow.Settings(limit: limit, stallTimeout: .milliseconds(stallMs),
+                                                    readerStallTimeout: .seconds(60), provenReaderBytes: 1 << 20,
+                                                    readBudget: budget))
         let handler = FlowHandler(flow)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([counter, handler])
@@ -90,18 +92,50 @@ import Testing
         // At the limit but writable (a slow command, not a client that does not read): never a stall.
         channel.embeddedEventLoop.advanceTime(by: .seconds(5))
         #expect(stalls == 0)
-        // Backed up, then an answer makes room before the timeout: the watch ends.
+        // Backed up, then the client reads (writable again) before the timeout, and an answer makes room: quiet.
         channel.isWritable = false
+        flow.writabilityChanged(writable: false)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(600))
+        channel.isWritable = true
+        flow.writabilityChanged(writable: true)
         flow.answered()
         channel.embeddedEventLoop.advanceTime(by: .seconds(5))
         #expect(stalls == 0)
-        // Full again: the timeout counts from then, not from the first time.
+        // Backed up and full again: the timeout counts from then, not from the first time.
+        channel.isWritable = false
+        flow.writabilityChanged(writable: false)
         _ = flow.take()
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(700))
         #expect(stalls == 0)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
         #expect(stalls == 1)
+    }
+
+    /// A flooder's inline commands fill the pending count only after its output backed up: the clock counts from
+    /// the backing up.
+    @Test func theStallClockStartsWhenTheOutputBacksUpNotWhenTheLimitIsReached() throws {
+        let (channel, flow, _, _) = try Self.setUp(limit: 2, stallMs: 800)
+        var stalls = 0
+        flow.start(channel: channel) { stalls += 1 }
+        channel.isWritable = false
+        flow.writabilityChanged(writable: false)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(600))
+        #expect(stalls == 0)  // backed up, but below the limit: no flood
+        _ = flow.take()
+        _ = flow.take()
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(300))
+        #expect(stalls == 1)
+    }
+
+    @Test func belowTheLimitABackedUpOutputIsNeverAFlood() throws {
+        let (channel, flow, _, _) = try Self.setUp(limit: 2, stallMs: 100)
+        var stalls = 0
+        flow.start(channel: channel) { stalls += 1 }
+        channel.isWritable = false
+        flow.writabilityChanged(writable: false)
+        _ = flow.take()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(stalls == 0)
     }
 
     @Test func stoppingEndsTheWatch() throws {
