@@ -32,14 +32,23 @@ public final class CommandFlow {
         public var provenReaderBytes: UInt64
         /// Input bytes held (framed or not) past which reads are withheld (`*.max_input_buffer`).
         public var readBudget: Int
+        /// Commands one connection runs on its event loop before the loop's other connections and timers get a turn
+        /// (`server.commands_per_turn`).
+        public var commandsPerTurn: Int
+        /// The output buffer of a connection whose peer has shown it reads (`*.max_output_buffer`); until then the
+        /// listener's smaller one (`*.max_output_buffer_before_reading`) applies, so that a client that never reads
+        /// backs up — and is found — after little work.
+        public var readerOutputBuffer: Int
 
         public init(limit: Int, stallTimeout: TimeAmount, readerStallTimeout: TimeAmount, provenReaderBytes: UInt64,
-                    readBudget: Int) {
+                    readBudget: Int, commandsPerTurn: Int, readerOutputBuffer: Int) {
             self.limit = limit
             self.stallTimeout = stallTimeout
             self.readerStallTimeout = readerStallTimeout
             self.provenReaderBytes = provenReaderBytes
             self.readBudget = readBudget
+            self.commandsPerTurn = commandsPerTurn
+            self.readerOutputBuffer = readerOutputBuffer
         }
     }
 
@@ -47,6 +56,11 @@ public final class CommandFlow {
     public let settings: Settings
 
     private var readWithheld = false
+    /// The peer has shown it reads: the connection has the reader's output buffer.
+    private var provenReader = false
+    private var ranThisTurn = 0
+    /// The last turn was used up and the rest of the work waits for the next: read nothing more until it ran.
+    private var workWaiting = false
     private var channel: (any Channel)?
     private var onStall: (() -> Void)?
     private var watch: Scheduled<Void>?
@@ -91,11 +105,13 @@ public final class CommandFlow {
         pending.answered()
     }
 
-    /// The handler's `channelWritabilityChanged`. The watch runs while the output is backed up, so that the stall
-    /// clock counts from when the answers stopped flowing, not from when the pending count later reached the limit
-    /// (a flooder's inline commands fill it only after its output backed up).
+    /// The handler's `channelWritabilityChanged`. The watch runs while the output is backed up (or the peer's
+    /// window is closed), so that the stall clock counts from when the answers stopped flowing, not from when the
+    /// pending count later reached the limit (a flooder's inline commands fill it only after its output backed up).
     public func writabilityChanged(writable: Bool) {
-        if writable { endWatch() } else { watchForStall() }
+        guard !writable, let channel else { return }
+        noteProgress(PeerReading.read(channel))
+        watchForStall()
     }
 
     /// Forgets every pending command (input discarded, e.g. what was pipelined after STARTTLS).
@@ -103,12 +119,51 @@ public final class CommandFlow {
         pending.discardAll()
     }
 
+    // MARK: Turns
+
+    /// A new turn begins (the handler was called by the event loop: a read, a write, a result).
+    public func beginTurn() {
+        ranThisTurn = 0
+        workWaiting = false
+    }
+
+    /// Counts one command about to run; false when this turn is used up (`commandsPerTurn`): the handler then
+    /// continues in a later turn (`EventLoop.execute`), so that one connection's deep pipeline cannot hold its loop —
+    /// the loop's other connections, the stall watches and the timers — for long. Until that turn ran, nothing more
+    /// is read from the connection.
+    public func mayRunAnother() -> Bool {
+        guard ranThisTurn < settings.commandsPerTurn else {
+            workWaiting = true
+            watchIfWindowClosed()
+            return false
+        }
+        ranThisTurn += 1
+        return true
+    }
+
+    /// After a full turn the peer may already have stopped taking output (its window closed) while our buffers
+    /// still take the answers: the stall clock starts then, not only once our buffers are full too — a flooder's
+    /// answers fill them at the server's expense. One look at the socket per turn; reading clients are not slowed.
+    private func watchIfWindowClosed() {
+        guard watch == nil, let channel else { return }
+        let reading = PeerReading.read(channel)
+        noteProgress(reading)
+        if reading?.windowClosed == true { watchForStall() }
+    }
+
+    /// A peer that has acknowledged `provenReaderBytes` reads: its connection gets the reader's output buffer.
+    private func noteProgress(_ reading: PeerReading?) {
+        guard !provenReader, let channel, let reading, reading.bytesAcknowledged >= settings.provenReaderBytes else { return }
+        provenReader = true
+        channel.setOutputBuffer(settings.readerOutputBuffer)
+    }
+
     // MARK: Reads
 
-    /// The handler's `read(context:)`: passes the read on, or withholds it while the connection is at the limit or
-    /// holds more than `readBudget` bytes of input (`buffered`).
+    /// The handler's `read(context:)`: passes the read on, or withholds it while the connection is at the limit, has
+    /// work waiting for its next turn, or holds more than `readBudget` bytes of input (`buffered`).
     public func read(_ context: ChannelHandlerContext, buffered: Int) {
-        if pending.isFull || buffered > settings.readBudget {
+        if pending.isFull || workWaiting || buffered > settings.readBudget {
             readWithheld = true
             return
         }
@@ -117,7 +172,7 @@ public final class CommandFlow {
 
     /// After answers were written or input consumed: passes on a withheld read once its reason is gone.
     public func resumeReading(_ context: ChannelHandlerContext, buffered: Int) {
-        guard readWithheld, !pending.isFull, buffered <= settings.readBudget else { return }
+        guard readWithheld, !pending.isFull, !workWaiting, buffered <= settings.readBudget else { return }
         readWithheld = false
         context.read()
     }
@@ -151,11 +206,18 @@ public final class CommandFlow {
 
     private func check() {
         watch = nil
-        guard let channel, channel.isActive, !channel.isWritable else { return }
+        guard let channel, channel.isActive else { return }
         let now = channel.eventLoop.now
         let reading = PeerReading.read(channel)
-        if peerTakesOutput(reading) { lastSignOfReading = now }
-        let provenReader = (reading?.bytesAcknowledged ?? 0) >= settings.provenReaderBytes
+        noteProgress(reading)
+        if peerTakesOutput(reading, writable: channel.isWritable) {
+            lastSignOfReading = now
+            // Nothing backed up and the peer takes what it is sent: nothing to watch.
+            if channel.isWritable {
+                endWatch()
+                return
+            }
+        }
         let timeout = provenReader ? settings.readerStallTimeout : settings.stallTimeout
         if pending.isFull, now - lastSignOfReading >= timeout {
             let action = onStall
@@ -166,11 +228,11 @@ public final class CommandFlow {
         schedule(on: channel.eventLoop)
     }
 
-    /// Whether the peer of a backed-up channel shows that it takes our output: where the kernel tells, its receive
-    /// window is open or it acknowledged bytes since the last look. Without the kernel's word, a buffer past its
-    /// high watermark is taken as not reading.
-    private func peerTakesOutput(_ reading: PeerReading?) -> Bool {
-        guard let reading else { return false }
+    /// Whether the peer shows that it takes our output: where the kernel tells, its receive window is open or it
+    /// acknowledged bytes since the last look. Without the kernel's word, only a channel below its high watermark
+    /// counts.
+    private func peerTakesOutput(_ reading: PeerReading?, writable: Bool) -> Bool {
+        guard let reading else { return writable }
         defer { lastAcknowledged = reading.bytesAcknowledged }
         if let last = lastAcknowledged, reading.bytesAcknowledged != last { return true }
         return !reading.windowClosed

@@ -25,6 +25,7 @@ public struct Limits: Sendable, Hashable {
     public var imapMaxUnauthenticatedConnectionsPerIP = 100
     public var imapMaxConnectionsPerUser = 16
     public var imapMaxOutputBuffer = 64 * 1024
+    public var imapMaxOutputBufferBeforeReading = 16 * 1024
     public var imapMaxInputBuffer = 1024 * 1024
     public var imapOutputStallTimeoutMs = 500
     public var imapReaderStallTimeoutMs = 60_000
@@ -62,6 +63,7 @@ public struct Limits: Sendable, Hashable {
     public var shutdownTimeout = 10
     public var memoryTrimThresholdMB = 32
     public var provenReaderBytes = 1 << 20
+    public var commandsPerTurn = 256
     public var storeBusyTimeoutMs = 10_000
     public var eventFoldIntervalMs = 60_000
     // MIME parsing (indexing at delivery, FETCH sections, SEARCH)
@@ -137,6 +139,8 @@ public struct Limits: Sendable, Hashable {
                 doc: "Logged-in connections of one user; one more login gets NO [LIMIT]."),
         Setting(key: "imap.max_output_buffer", keyPath: \.imapMaxOutputBuffer, range: 16_384...(1 << 30), unit: "bytes",
                 doc: "Response bytes Keep holds for a client beyond what the kernel's socket buffer took; past it the session stops running commands and a long answer waits for the client to read."),
+        Setting(key: "imap.max_output_buffer_before_reading", keyPath: \.imapMaxOutputBufferBeforeReading, range: 4_096...(1 << 30), unit: "bytes",
+                doc: "imap.max_output_buffer of a connection until its client has shown it reads (it took server.proven_reader_bytes): a client that never reads backs up, and is found, after little work."),
         Setting(key: "imap.max_input_buffer", keyPath: \.imapMaxInputBuffer, range: 65_536...(1 << 30), unit: "bytes",
                 doc: "Bytes of commands received but not yet run that Keep holds for one connection (the command being received is bounded by its own limits); past it Keep stops reading from the connection until they run."),
         Setting(key: "imap.auth_failure_delay_initial_ms", keyPath: \.authFailureDelayInitialMs, range: 0...60_000, unit: "milliseconds",
@@ -209,6 +213,8 @@ public struct Limits: Sendable, Hashable {
                 doc: "Content-Type/Content-Disposition parameters parsed, RFC 2231 continuations included."),
         Setting(key: "server.proven_reader_bytes", keyPath: \.provenReaderBytes, range: 65_536...(1 << 30), unit: "bytes",
                 doc: "Bytes of answers a client must have taken (acknowledged by its TCP, Linux) since it connected to count as one that reads: it then gets the reader stall timeout instead of the flood one."),
+        Setting(key: "server.commands_per_turn", keyPath: \.commandsPerTurn, range: 1...100_000, unit: "commands",
+                doc: "Commands one connection runs on its event loop before the loop's other connections and timers get a turn: a deep pipeline is served in slices, so it cannot hold the loop for long."),
         Setting(key: "server.store_busy_timeout_ms", keyPath: \.storeBusyTimeoutMs, range: 0...600_000, unit: "milliseconds",
                 doc: "How long a store write waits for another process (e.g. the keep CLI) holding a database's write lock before it fails."),
         Setting(key: "server.event_fold_interval_ms", keyPath: \.eventFoldIntervalMs, range: 0...3_600_000, unit: "milliseconds",

@@ -39,8 +39,8 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     private var inputLost = false
     /// `pump` is running (it is re-entered from writes that complete at once).
     private var pumping = false
-    /// Answers of commands run inline in this pass, written together.
-    private var outbox: ByteBuffer?
+    /// A `pump` for the rest of this connection's work is queued on the loop (its turn was used up).
+    private var pumpQueued = false
     private var lineSink: AsyncStream<[UInt8]>.Continuation?
     private var connectionID: ConnectionRegistry.ConnectionID?
     private var lastActivity = NIODeadline.now()
@@ -186,22 +186,45 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
     private func pump(_ context: ChannelHandlerContext) {
         guard !pumping else { return }
         pumping = true
+        flow.beginTurn()
         var progress = true
-        while progress, !closing {
+        var turnUsedUp = false
+        while progress, !closing, !turnUsedUp {
             progress = frame(context)
-            if runQueued(context) { progress = true }
+            switch runQueued(context) {
+            case .ranSome: progress = true
+            case .ranNone: break
+            case .turnUsedUp: turnUsedUp = true
+            }
         }
         pumping = false
         guard !closing else { return }
         sendOutbox(context)
         context.flush()
-        flow.resumeReading(context, buffered: queuedBytes + framer.unframedBytes)
+        if turnUsedUp {
+            // The rest waits for the loop's next turn: other connections and timers go first.
+            queuePump(context)
+        } else {
+            flow.resumeReading(context, buffered: queuedBytes + framer.unframedBytes)
+        }
+    }
+
+    private func queuePump(_ context: ChannelHandlerContext) {
+        guard !pumpQueued else { return }
+        pumpQueued = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = bound.value
+            handler.pumpQueued = false
+            if !handler.closing { handler.pump(context) }
+        }
     }
 
     /// Frames commands while the pending rule allows; true when it took anything from the input.
     private func frame(_ context: ChannelHandlerContext) -> Bool {
         var took = false
         let strict = session.user == nil
+        defer { if took { lastActivity = .now() } }
         while !closing, !inputLost {
             // A command's own lines (IDLE's DONE, a SASL response) are not commands: they are always taken.
             if lineSink == nil, !flow.mayTake(strict: strict) { break }
@@ -209,7 +232,6 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             took = true
             switch event {
             case .command(let bytes):
-                lastActivity = .now()
                 if let sink = lineSink {
                     sink.yield(bytes)
                     continue
@@ -219,11 +241,10 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
                 queuedBytes += bytes.count
             case .continuationNeeded:
                 // Written only now that the command is being taken: literal admission follows back-pressure.
+                sendOutbox(context)
                 var e = ResponseEncoder()
                 e.continuation("Ready for literal data")
-                appendToOutbox(context, e.bytes)
-                sendOutbox(context)
-                context.flush()
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: e.bytes)), promise: nil)
             case .error(let error):
                 if let sink = lineSink {
                     sink.yield([])
@@ -271,7 +292,6 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         queue.removeAll()
         queueHead = 0
         queuedBytes = 0
-        outbox = nil
         lineSink?.finish()
         lineSink = nil
         context.channel.resetConnection()
@@ -301,13 +321,16 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         return item
     }
 
+    private enum RunResult { case ranSome, ranNone, turnUsedUp }
+
     /// Runs queued commands in order: answered inline on the loop when no store work is needed, else off the loop.
-    /// True when it ran anything.
-    private func runQueued(_ context: ChannelHandlerContext) -> Bool {
+    private func runQueued(_ context: ChannelHandlerContext) -> RunResult {
         var ran = false
         while !executing, !closing {
             // A client that does not read its answers stops its own session (the flow watches for a flood).
             guard context.channel.isWritable else { break }
+            guard queueHead < queue.count else { break }
+            guard flow.mayRunAnother() else { return .turnUsedUp }
             guard let item = dequeue() else { break }
             ran = true
             switch item {
@@ -322,25 +345,21 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
                 }
             }
         }
-        return ran
+        return ran ? .ranSome : .ranNone
     }
 
-    private func appendToOutbox(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
-        if outbox == nil { outbox = context.channel.allocator.buffer(capacity: max(bytes.count, 512)) }
-        outbox!.writeBytes(bytes)
-    }
-
-    /// Hands the answers gathered so far to the channel (not flushed).
+    /// Hands the answers of the commands run inline so far — gathered in the session's encoder, in order — to the
+    /// channel as one buffer (not flushed). Never while a command runs off the loop: that one owns the encoder (and
+    /// everything answered inline before it was sent when it started).
     private func sendOutbox(_ context: ChannelHandlerContext) {
-        guard let buffer = outbox else { return }
-        outbox = nil
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        guard !executing else { return }
+        let bytes = session.takeOutput()
+        guard !bytes.isEmpty else { return }
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
     }
 
     private func finishInline(_ context: ChannelHandlerContext, _ outcome: SessionOutcome) {
-        // The completion is gathered and the command counted as answered in one step on the loop.
-        appendToOutbox(context, session.takeOutput())
+        // The completion is in the encoder and the command counted as answered in one step on the loop.
         flow.answered()
         apply(context, outcome)
     }
@@ -379,12 +398,13 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
         executing = false
         lineSink?.finish()
         lineSink = nil
-        // The completion is written and the command counted as answered in one step on the loop.
-        let bytes = session.takeOutput()
+        // The completion is in the encoder and the command counted as answered in one step on the loop.
         flow.answered()
         lastActivity = .now()
-        guard !closing else { return }
-        appendToOutbox(context, bytes)
+        guard !closing else {
+            _ = session.takeOutput()
+            return
+        }
         if shuttingDown {
             sendOutbox(context)
             sayGoodbye(context)
@@ -403,9 +423,8 @@ public final class IMAPConnectionHandler: ChannelDuplexHandler {
             flow.stop()
             queue.removeAll()
             queueHead = 0
-            let farewell = outbox
-            outbox = nil
-            context.channel.close(afterWriting: farewell)
+            let farewell = session.takeOutput()
+            context.channel.close(afterWriting: context.channel.allocator.buffer(bytes: farewell))
         case .authenticated:
             applyLimits(authenticated: true)
         case .startTLS:

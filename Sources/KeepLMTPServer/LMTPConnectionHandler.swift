@@ -29,6 +29,8 @@ public final class LMTPConnectionHandler: ChannelDuplexHandler {
     private var liveToken: LiveConnections.Token?
     /// The server is stopping: a delivery being committed finishes and is answered, then `421`.
     private var shuttingDown = false
+    /// This turn's commands are used up (`server.commands_per_turn`): the rest runs in the loop's next turn.
+    private var turnUsedUp = false
 
     /// The envelope of the mail transaction in progress.
     struct Transaction {
@@ -125,14 +127,25 @@ public final class LMTPConnectionHandler: ChannelDuplexHandler {
     /// Frames what the flow allows and runs it, alternately, until neither goes on (the input waits, a command
     /// runs off the loop, or the client stopped reading); then passes on a withheld read if there is room again.
     private func pump(_ context: ChannelHandlerContext) {
+        flow.beginTurn()
         var progress = true
-        while progress, !closing {
+        while progress, !closing, !turnUsedUp {
             progress = frame(context)
             if runNext(context) { progress = true }
         }
         guard !closing else { return }
         context.flush()
-        flow.resumeReading(context, buffered: framer.unframedBytes)
+        if turnUsedUp {
+            // The rest waits for the loop's next turn: other connections and timers go first.
+            turnUsedUp = false
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = bound.value
+                if !handler.closing { handler.pump(context) }
+            }
+        } else {
+            flow.resumeReading(context, buffered: framer.unframedBytes)
+        }
     }
 
     /// Takes lines (commands) and, in DATA, the message up to `CRLF.CRLF` from the framer, which enforces the line
@@ -172,6 +185,10 @@ public final class LMTPConnectionHandler: ChannelDuplexHandler {
     private func runNext(_ context: ChannelHandlerContext) -> Bool {
         var ran = false
         while !executing, !closing, context.channel.isWritable, !queue.isEmpty {
+            guard flow.mayRunAnother() else {
+                turnUsedUp = true
+                break
+            }
             ran = true
             let item = queue.removeFirst()
             switch item {

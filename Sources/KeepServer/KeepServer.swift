@@ -82,7 +82,8 @@ public final class KeepServer: Service, @unchecked Sendable {
         if config.limits.memoryTrimThresholdMB > 0 {
             trimmer = MemoryTrimmer(threshold: config.limits.memoryTrimThresholdMB << 20, logger: logger)
         }
-        let outputBuffer = config.limits.imapMaxOutputBuffer
+        // Until a client shows it reads, the smaller buffer; the connection layer raises it (CommandFlow).
+        let outputBuffer = config.limits.imapMaxOutputBufferBeforeReading
         let sourceFilter = ListenerSourceFilter(ban: imapContext.floodBan, loop: group.next(), logger: logger,
                                                 enabled: { imapContext.limits.floodBanDropSYN == 1 })
         self.sourceFilter = sourceFilter
@@ -147,7 +148,7 @@ public final class KeepServer: Service, @unchecked Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: outputBuffer / 2, high: outputBuffer))
-            .childChannelOption(Self.notSentLowWatermark, value: SocketOptionValue(outputBuffer))
+            .childChannelOption(ChannelOptions.Types.SocketOption.notSentLowWatermark, value: SocketOptionValue(outputBuffer))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try initialize(channel) }
             }
@@ -157,15 +158,6 @@ public final class KeepServer: Service, @unchecked Sendable {
         let port = channel.localAddress?.port ?? address.port
         logger.notice("listening \(name) \(address.host.contains(":") ? "[\(address.host)]" : address.host):\(port)")
         return port
-    }
-
-    /// `TCP_NOTSENT_LOWAT` (Linux 3.12): the socket takes no more bytes while this many are queued unsent.
-    private static var notSentLowWatermark: ChannelOptions.Types.SocketOption {
-        #if os(Linux)
-        ChannelOptions.Types.SocketOption(level: .init(rawValue: 6 /* IPPROTO_TCP */), name: .init(rawValue: 25 /* TCP_NOTSENT_LOWAT */))
-        #else
-        ChannelOptions.Types.SocketOption(level: .init(rawValue: 6 /* IPPROTO_TCP */), name: .init(rawValue: 0x201 /* TCP_NOTSENT_LOWAT */))
-        #endif
     }
 
     /// Stops accepting; lets the commands and deliveries already running finish and be answered (for up to

@@ -33,7 +33,8 @@ import Testing
         let counter = ReadCounter()
         let flow = CommandFlow(CommandFlow.Settings(limit: limit, stallTimeout: .milliseconds(stallMs),
                                                     readerStallTimeout: .seconds(60), provenReaderBytes: 1 << 20,
-                                                    readBudget: budget))
+                                                    readBudget: budget, commandsPerTurn: 3,
+                                                    readerOutputBuffer: 65_536))
         let handler = FlowHandler(flow)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([counter, handler])
@@ -55,6 +56,14 @@ import Testing
         flow.resumeReading(handler.context!, buffered: 0)
         #expect(counter.reads == 2)
         #expect(!flow.isReadWithheld)
+    }
+
+    @Test func aTurnEndsAfterItsCommandsAndTheNextBeginsAfresh() throws {
+        let (_, flow, _, _) = try Self.setUp(limit: 100)
+        flow.beginTurn()
+        #expect((0..<5).map { _ in flow.mayRunAnother() } == [true, true, true, false, false])
+        flow.beginTurn()
+        #expect(flow.mayRunAnother())
     }
 
     @Test func readsAreWithheldWhileTooMuchInputIsHeld() throws {

@@ -70,7 +70,9 @@ import Testing
         defer { Task { await s.stopAndRemove() } }
         let legit = try await s.login()
         _ = try await legit.command("SELECT INBOX")
-        let flooder = try await s.login()
+        let flooder = try await LineClient.connect(port: s.imapPort, receiveBuffer: 4_096)
+        _ = try await flooder.readLine()
+        #expect(try await flooder.command("LOGIN alice secret").last?.contains("OK") == true)
         let started = Date()
         var n = 1
         var ended: LineClient.ReadError?
@@ -336,7 +338,7 @@ import Testing
             $0.limits.lmtpOutputStallTimeoutMs = 300
         }
         defer { Task { await s.stopAndRemove() } }
-        let c = try await LineClient.connect(port: s.lmtpPort)
+        let c = try await LineClient.connect(port: s.lmtpPort, receiveBuffer: 4_096)
         _ = try await c.readLine()
         let started = Date()
         var ended: LineClient.ReadError?

@@ -443,6 +443,8 @@ extension Trait where Self == ConditionTrait {
 /// cooperative pool, and are terminated after a timeout so a hanging client fails its test instead of the run.
 struct ClientProgram: Sendable {
     let url: URL
+    /// Serialises `Process.run` (see `run`).
+    static let launching = NSLock()
 
     /// Whether `name` is on `PATH`, or required to be (`KEEP_REQUIRE_CLIENTS` set: a missing program then fails its
     /// test in `require` instead of skipping it).
@@ -478,7 +480,9 @@ struct ClientProgram: Sendable {
                 process.standardError = out
                 process.standardInput = FileHandle.nullDevice
                 do {
-                    try process.run()
+                    // Foundation's Process.run is not safe to call from several threads at once on Linux (it
+                    // crashed copying its arguments while other tests launched clients): one launch at a time.
+                    try Self.launching.withLock { try process.run() }
                 } catch {
                     continuation.resume(throwing: error)
                     return

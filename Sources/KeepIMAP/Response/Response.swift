@@ -105,19 +105,20 @@ public struct ResponseEncoder: Sendable {
             responseCode(code)
             w("] ")
         }
-        w(Self.sanitized(text))
+        wSanitized(text)
         crlf()
     }
 
-    /// Text after a status must not contain CR or LF.
-    /// Works on scalars, not Characters: `"\r\n"` is one Character, equal to neither `"\r"` nor `"\n"`, and would
-    /// otherwise pass through and let a text end the response line early.
-    static func sanitized(_ text: String) -> String {
-        func isBreak(_ u: Unicode.Scalar) -> Bool { u == "\r" || u == "\n" }
-        guard text.unicodeScalars.contains(where: isBreak) else { return text }
-        var out = String.UnicodeScalarView()
-        for u in text.unicodeScalars { out.append(isBreak(u) ? " " : u) }
-        return String(out)
+    /// Text after a status must not contain CR or LF: each becomes a space. Works on UTF-8 bytes, not Characters:
+    /// `"\r\n"` is one Character, equal to neither `"\r"` nor `"\n"`, and would otherwise pass through and let a text
+    /// end the response line early; no other scalar's UTF-8 contains the bytes 13 or 10.
+    mutating func wSanitized(_ text: String) {
+        let utf8 = text.utf8
+        guard utf8.contains(where: { $0 == 13 || $0 == 10 }) else {
+            bytes.append(contentsOf: utf8)
+            return
+        }
+        for b in utf8 { bytes.append(b == 13 || b == 10 ? 32 : b) }
     }
 
     mutating func responseCode(_ code: ResponseCode) {

@@ -30,6 +30,12 @@ final class LineClient: @unchecked Sendable {
         try connectNow(port: port, host: host, source: source, timeout: nil)
     }
 
+    /// Connects with a small receive buffer (`SO_RCVBUF` before the handshake, so the window it advertises is small):
+    /// a client that does not read backs up after a few KiB of answers instead of a hundred.
+    static func connect(port: Int, receiveBuffer: Int) async throws -> LineClient {
+        try connectNow(port: port, host: "127.0.0.1", source: nil, timeout: nil, receiveBuffer: receiveBuffer)
+    }
+
     /// Connects like `connect`, giving up after `timeout` seconds without an answer to the SYN (`ReadError.timeout`);
     /// the blocking connect runs off Swift's cooperative threads.
     static func connect(port: Int, source: String? = nil, timeout: Double) async throws -> LineClient {
@@ -40,9 +46,13 @@ final class LineClient: @unchecked Sendable {
         }
     }
 
-    private static func connectNow(port: Int, host: String, source: String?, timeout: Double?) throws -> LineClient {
+    private static func connectNow(port: Int, host: String, source: String?, timeout: Double?,
+                                   receiveBuffer: Int? = nil) throws -> LineClient {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ReadError.failed(errno) }
+        if var size = receiveBuffer.map(Int32.init) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         if let timeout {
             // Linux bounds a blocking connect by the send timeout (it then fails with EINPROGRESS).
             var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
