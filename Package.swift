@@ -149,7 +149,11 @@ let package = Package(
         .testTarget(name: "KeepIMAPTests", dependencies: ["KeepIMAP"], swiftSettings: keepSettings),
         .testTarget(name: "KeepMIMETests", dependencies: ["KeepMIME"], swiftSettings: keepSettings),
         .testTarget(name: "KeepLMTPTests", dependencies: ["KeepLMTP"], swiftSettings: keepSettings),
-        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepGuard"], swiftSettings: keepSettings),
+        .testTarget(
+            name: "KeepStoreTests",
+            dependencies: ["KeepStore", "KeepGuard", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: keepSettings
+        ),
         .testTarget(
             name: "KeepConnectionTests",
             dependencies: [

@@ -47,9 +47,7 @@ extension IMAPSession {
         guard var folder = selected else { return }
         let changes = try await ctx.store.changes(user: userName, folder: folder.id, sinceModSeq: folder.knownModSeq)
         if allowExpunge {
-            for uid in changes.expunged.reversed() {
-                if let n = folder.remove(uid: uid) { encoder.untagged(.expunge(n)) }
-            }
+            for n in folder.remove(uids: changes.expunged) { encoder.untagged(.expunge(n)) }
         }
         let before = folder.count
         let announcedMax = folder.maxUID
@@ -159,9 +157,7 @@ extension IMAPSession {
         }
         let restrict = set.map { folder.resolve($0, uid: true, saved: savedSearch).map(\.uid) }
         let removed = try await ctx.store.expunge(user: userName, folder: folder.id, uids: restrict)
-        for uid in removed.reversed() {
-            if let n = folder.remove(uid: uid) { encoder.untagged(.expunge(n)) }
-        }
+        for n in folder.remove(uids: removed) { encoder.untagged(.expunge(n)) }
         selected = folder
         try await reportChanges(allowExpunge: true)
         encoder.tagged(tag, .ok, nil, "EXPUNGE completed")
@@ -198,9 +194,7 @@ extension IMAPSession {
                                         destination: result.mapping.map(\.destination))
         if move {
             encoder.untagged(.condition(.ok, code, "Moved"))
-            for m in result.mapping.reversed() {
-                if let n = folder.remove(uid: m.source) { encoder.untagged(.expunge(n)) }
-            }
+            for n in folder.remove(uids: result.mapping.map(\.source)) { encoder.untagged(.expunge(n)) }
             selected = folder
             try await reportChanges(allowExpunge: true)
             encoder.tagged(tag, .ok, nil, "MOVE completed")

@@ -1,17 +1,18 @@
 import KeepIMAP
 import KeepStore
 
-/// A session's view of its selected folder: the UIDs it has announced (message sequence number = index + 1), the
-/// modseq up to which it has told the client about changes, and whether it is read-only.
+/// A session's view of its selected folder: the UIDs it has announced (message sequence number n is the n-th, held
+/// as runs: `UIDRuns`), the modseq up to which it has told the client about changes, and whether it is read-only.
+/// Built from the store's snapshot without reading the folder's messages, and kept current from its change feed.
 struct SelectedFolder {
     let id: StoreID
     let name: String
     let uidValidity: UInt32
     let readOnly: Bool
-    /// Announced messages, ascending UIDs.
-    private(set) var uids: [UInt32]
+    /// Announced messages.
+    private(set) var uids: UIDRuns
     var knownModSeq: UInt64
-    /// Keywords seen in the folder when it was selected (for FLAGS).
+    /// Keywords used in the folder when it was selected (for FLAGS).
     let keywords: [String]
     /// 1-based sequence number of the first unseen message at select time.
     let firstUnseen: Int?
@@ -21,42 +22,29 @@ struct SelectedFolder {
         name = snapshot.folder.name
         uidValidity = snapshot.folder.uidValidity
         self.readOnly = readOnly
-        uids = snapshot.messages.map(\.uid)
+        uids = snapshot.uids
         knownModSeq = snapshot.folder.highestModSeq
-        var seen = Set<String>()
-        var kw: [String] = []
-        for m in snapshot.messages {
-            for k in m.flags.keywords where seen.insert(k.lowercased()).inserted { kw.append(k) }
-        }
-        keywords = kw
-        firstUnseen = snapshot.messages.firstIndex { !$0.flags.system.contains(.seen) }.map { $0 + 1 }
+        keywords = snapshot.keywords
+        firstUnseen = snapshot.firstUnseen.flatMap { snapshot.uids.msn(of: $0) }
     }
 
     var count: Int { uids.count }
-    var maxUID: UInt32 { uids.last ?? 0 }
+    var maxUID: UInt32 { uids.last }
 
     /// The sequence number of a UID, if announced.
-    func msn(of uid: UInt32) -> Int? {
-        var lo = 0, hi = uids.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if uids[mid] < uid { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < uids.count && uids[lo] == uid ? lo + 1 : nil
-    }
+    func msn(of uid: UInt32) -> Int? { uids.msn(of: uid) }
 
-    func uid(at msn: Int) -> UInt32 { uids[msn - 1] }
+    func uid(at msn: Int) -> UInt32 { uids.uid(at: msn) }
 
     /// Adds newly seen UIDs (ascending, all greater than the announced ones).
     mutating func append(_ newUIDs: [UInt32]) {
-        for u in newUIDs where u > maxUID { uids.append(u) }
+        for u in newUIDs { uids.append(u) }
     }
 
-    /// Removes a UID; returns its sequence number before removal.
-    mutating func remove(uid: UInt32) -> Int? {
-        guard let n = msn(of: uid) else { return nil }
-        uids.remove(at: n - 1)
-        return n
+    /// Removes expunged UIDs; returns the sequence numbers to report, in the order `* n EXPUNGE` reports them
+    /// (descending: each number is still right when the client reads it).
+    mutating func remove(uids expunged: [UInt32]) -> [Int] {
+        uids.remove(expunged).map(\.msn)
     }
 
     /// The (msn, uid) pairs a sequence set names. For UID sets, `*` is the largest UID; for sequence sets the number
@@ -68,25 +56,13 @@ struct SelectedFolder {
         case .ranges(let ranges):
             guard !uids.isEmpty else { return [] }
             if uid {
-                let resolved = ranges.map { $0.resolved(last: maxUID) }
-                var out: [(Int, UInt32)] = []
-                // Small sets: look each range up by binary search; walk the ranges, not the folder.
-                for r in Self.merge(resolved) {
-                    var i = lowerBound(r.lowerBound)
-                    while i < uids.count, uids[i] <= r.upperBound {
-                        out.append((i + 1, uids[i]))
-                        i += 1
-                    }
-                }
-                return out
+                // Walk the ranges and the runs they touch, not the folder.
+                return Self.merge(ranges.map { $0.resolved(last: maxUID) }).flatMap { uids.pairs(uids: $0) }
             } else {
                 let last = UInt32(uids.count)
-                var out: [(Int, UInt32)] = []
-                for r in Self.merge(ranges.map { $0.resolved(last: last) }) {
-                    guard r.lowerBound <= last else { continue }
-                    for n in r.lowerBound...min(r.upperBound, last) { out.append((Int(n), uids[Int(n) - 1])) }
+                return Self.merge(ranges.map { $0.resolved(last: last) }).flatMap { r in
+                    uids.pairs(msns: Int(r.lowerBound)...Int(r.upperBound))
                 }
-                return out
             }
         }
     }
@@ -99,15 +75,6 @@ struct SelectedFolder {
             if case .number(let b) = r.to, b > UInt32(uids.count) { return true }
             return false
         }
-    }
-
-    private func lowerBound(_ uid: UInt32) -> Int {
-        var lo = 0, hi = uids.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if uids[mid] < uid { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 
     /// Sorted, non-overlapping ranges.

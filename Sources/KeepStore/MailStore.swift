@@ -107,13 +107,20 @@ public struct MessageSummary: Sendable, Hashable {
     }
 }
 
-/// The state of a folder at the moment it is opened (SELECT/EXAMINE).
+/// The state of a folder at the moment it is opened (SELECT/EXAMINE): what the client is told, and the sequence
+/// number map its view starts from — never the messages themselves.
 public struct FolderSnapshot: Sendable {
     public var folder: FolderInfo
-    /// Ascending by UID.
-    public var messages: [MessageSummary]
-    public init(folder: FolderInfo, messages: [MessageSummary]) {
-        self.folder = folder; self.messages = messages
+    public var status: FolderStatus
+    /// The folder's UIDs (sequence number n is the n-th).
+    public var uids: UIDRuns
+    /// The lowest UID without `\Seen`.
+    public var firstUnseen: UInt32?
+    /// The keywords used in the folder (for FLAGS), in the order they were first used.
+    public var keywords: [String]
+    public init(folder: FolderInfo, status: FolderStatus, uids: UIDRuns, firstUnseen: UInt32?, keywords: [String]) {
+        self.folder = folder; self.status = status; self.uids = uids; self.firstUnseen = firstUnseen
+        self.keywords = keywords
     }
 }
 

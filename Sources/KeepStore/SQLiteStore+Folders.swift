@@ -10,6 +10,11 @@ struct FolderRecord: Sendable {
     var highestModSeq: UInt64
     var subscribed: Bool
     var specialUse: SpecialUse?
+    /// Counters the triggers of `FolderIndexSQL` keep exact.
+    var messages: Int
+    var unseen: Int
+    var deleted: Int
+    var size: Int64
 
     init(row: Row) {
         id = row["id"]
@@ -19,6 +24,10 @@ struct FolderRecord: Sendable {
         highestModSeq = UInt64(row["highestmodseq"] as Int64)
         subscribed = row["subscribed"]
         specialUse = (row["special_use"] as String?).flatMap(SpecialUse.init(rawValue:))
+        messages = row["messages"]
+        unseen = row["unseen"]
+        deleted = row["deleted"]
+        size = row["size"]
     }
 
     var storeID: StoreID { StoreID(rawValue: UInt64(id)) }
@@ -29,11 +38,16 @@ struct FolderRecord: Sendable {
     }
 
     var notice: FolderChangeNotice { FolderChangeNotice(folderID: storeID, highestModSeq: highestModSeq) }
+
+    var status: FolderStatus {
+        FolderStatus(messages: messages, unseen: unseen, deleted: deleted, size: size, uidNext: uidNext,
+                     uidValidity: uidValidity, highestModSeq: highestModSeq)
+    }
 }
 
 /// Row-level helpers shared by folder and message operations; all run inside a mailbox database transaction.
 enum MailboxSQL {
-    static let folderColumns = "id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use"
+    static let folderColumns = "id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use, messages, unseen, deleted, size"
 
     static func folder(_ db: Database, owner: String, name: String) throws -> FolderRecord? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(folderColumns) FROM folders WHERE owner = ? AND name = ?"),
@@ -302,37 +316,31 @@ extension SQLiteStore {
         }
     }
 
+    /// STATUS from the folder's counters (kept by the store's triggers): one row, whatever the folder's size.
     public func folderStatus(user: String, name: String) async throws -> FolderStatus {
         let canonical = try FolderName.canonical(name)
-        return try await readFolder(user: user, name: canonical) { db, folder in
-            let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT count(*) AS messages,
-                       coalesce(sum(flags & 1 = 0), 0) AS unseen,
-                       coalesce(sum(flags & 8 <> 0), 0) AS deleted,
-                       coalesce(sum(size), 0) AS size
-                FROM messages WHERE folder_id = ?
-                """), arguments: [folder.id])!
-            return FolderStatus(messages: row["messages"], unseen: row["unseen"], deleted: row["deleted"],
-                                size: row["size"], uidNext: folder.uidNext, uidValidity: folder.uidValidity,
-                                highestModSeq: folder.highestModSeq)
-        }
+        return try await readFolder(user: user, name: canonical) { _, folder in folder.status }
     }
 
+    /// SELECT without reading the folder's messages: its counters, its UIDs as runs, the first unseen UID (from the
+    /// partial index of unseen messages) and the keywords ever used in it — O(runs + keywords), not O(messages).
     public func openFolder(user: String, name: String) async throws -> FolderSnapshot {
         let canonical = try FolderName.canonical(name)
         return try await readFolder(user: user, name: canonical) { db, folder in
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT id, uid, modseq, flags FROM messages WHERE folder_id = ? ORDER BY uid
-                """), arguments: [folder.id])
-            let keywords = try MessageSQL.keywordsOfFolder(db, folderID: folder.id)
-            let messages = rows.map { row -> MessageSummary in
-                let id: Int64 = row["id"]
-                return MessageSummary(
-                    uid: UInt32(truncatingIfNeeded: row["uid"] as Int64),
-                    flags: MessageFlags(system: SystemFlags(rawValue: row["flags"]), keywords: keywords[id] ?? []),
-                    modSeq: UInt64(row["modseq"] as Int64))
+            let runs = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT start, count FROM uid_runs WHERE folder_id = ? ORDER BY start
+                """), arguments: [folder.id]).map { row in
+                (start: UInt32(truncatingIfNeeded: row[0] as Int64), count: UInt32(truncatingIfNeeded: row[1] as Int64))
             }
-            return FolderSnapshot(folder: folder.info, messages: messages)
+            let firstUnseen = try Int64.fetchOne(db.cachedStatement(sql: """
+                SELECT min(uid) FROM messages WHERE folder_id = ? AND flags & 1 = 0
+                """), arguments: [folder.id]).map { UInt32(truncatingIfNeeded: $0) }
+            let keywords = try String.fetchAll(db.cachedStatement(sql: """
+                SELECT np.name FROM folder_keywords fk JOIN named_props np ON np.propid = fk.propid
+                WHERE fk.folder_id = ? ORDER BY fk.propid
+                """), arguments: [folder.id])
+            return FolderSnapshot(folder: folder.info, status: folder.status, uids: UIDRuns(runs: runs),
+                                  firstUnseen: firstUnseen, keywords: keywords)
         }
     }
 }

@@ -157,6 +157,12 @@ extension SQLiteStore {
     public func compactDatabase(name: String) async throws -> Int {
         let mdb = try await mailboxDatabase(named: name)
         let reclaimed = try await mdb.pool.write { db -> Int in
+            // A folder's FLAGS list keeps the keywords once used in it; a keyword no message carries any more leaves
+            // those lists with its name.
+            try db.cachedStatement(sql: """
+                DELETE FROM folder_keywords
+                WHERE NOT EXISTS (SELECT 1 FROM message_keywords k WHERE k.propid = folder_keywords.propid)
+                """).execute()
             try db.cachedStatement(sql: """
                 DELETE FROM named_props
                 WHERE guid IN (?, ?)

@@ -185,6 +185,122 @@ enum Schema {
             // Replica-id quota checks count by creator from an index, not by reading every row (32,767 at most).
             try db.execute(sql: "CREATE INDEX replids_creator ON replids(creator_kind)")
         }
+        migrator.registerMigration("mdb-v4") { db in
+            // What STATUS and SELECT need, kept exact by triggers in the same transaction as every write, so that
+            // neither reads the folder's messages: per-folder counters, the UIDs as runs of consecutive numbers
+            // (UIDRuns: the sequence-number map), the keywords ever used in the folder (FLAGS), and a partial index
+            // of the unseen messages (first unseen, SEARCH UNSEEN).
+            try db.execute(sql: FolderIndexSQL.schema)
+            try db.execute(sql: FolderIndexSQL.backfill)
+            try db.execute(sql: FolderIndexSQL.triggers)
+        }
         return migrator
     }
+}
+
+/// The SQL of the per-folder index (`mdb-v4`): tables, the one-time backfill of existing messages, and the triggers
+/// that keep it exact. A message's contribution is added when it enters a folder (INSERT, or an UPDATE that moves or
+/// renumbers it) and taken away when it leaves (DELETE, or that UPDATE); a flag change moves it between counters.
+enum FolderIndexSQL {
+    static let schema = """
+        ALTER TABLE folders ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE folders ADD COLUMN unseen INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE folders ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE folders ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE uid_runs (
+            folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+            start INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (folder_id, start)
+        ) WITHOUT ROWID;
+        CREATE TABLE folder_keywords (
+            folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+            propid INTEGER NOT NULL REFERENCES named_props(propid),
+            PRIMARY KEY (folder_id, propid)
+        ) WITHOUT ROWID;
+        CREATE INDEX messages_unseen ON messages(folder_id, uid) WHERE flags & 1 = 0;
+        """
+
+    static let backfill = """
+        UPDATE folders SET
+            messages = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id),
+            unseen = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND m.flags & 1 = 0),
+            deleted = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND m.flags & 8 <> 0),
+            size = (SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.folder_id = folders.id);
+        INSERT INTO uid_runs(folder_id, start, count)
+            SELECT folder_id, min(uid), count(*)
+            FROM (SELECT folder_id, uid, uid - row_number() OVER (PARTITION BY folder_id ORDER BY uid) AS run
+                  FROM messages)
+            GROUP BY folder_id, run;
+        INSERT OR IGNORE INTO folder_keywords(folder_id, propid)
+            SELECT DISTINCT m.folder_id, k.propid FROM message_keywords k JOIN messages m ON m.id = k.message_id;
+        """
+
+    /// The run of `folder` holding or ending before `uid`: the last one starting at or before it (an index seek).
+    private static func lastRunAtOrBefore(_ folder: String, _ uid: String) -> String {
+        "(SELECT max(start) FROM uid_runs WHERE folder_id = \(folder) AND start <= \(uid))"
+    }
+
+    /// Statements that add the message `row` (NEW or OLD) to its folder.
+    private static func enter(_ row: String) -> String {
+        let f = "\(row).folder_id", u = "\(row).uid"
+        return """
+            UPDATE folders SET messages = messages + 1, unseen = unseen + (\(row).flags & 1 = 0),
+                deleted = deleted + (\(row).flags & 8 <> 0), size = size + \(row).size WHERE id = \(f);
+            UPDATE uid_runs SET count = count + 1
+                WHERE folder_id = \(f) AND start = \(lastRunAtOrBefore(f, "\(u) - 1")) AND start + count = \(u);
+            INSERT INTO uid_runs(folder_id, start, count) SELECT \(f), \(u), 1
+                WHERE NOT EXISTS (SELECT 1 FROM uid_runs WHERE folder_id = \(f)
+                                  AND start = \(lastRunAtOrBefore(f, u)) AND start + count > \(u));
+            UPDATE uid_runs SET count = count + (SELECT n.count FROM uid_runs n WHERE n.folder_id = \(f) AND n.start = \(u) + 1)
+                WHERE folder_id = \(f) AND start = \(lastRunAtOrBefore(f, u))
+                  AND EXISTS (SELECT 1 FROM uid_runs n WHERE n.folder_id = \(f) AND n.start = \(u) + 1);
+            DELETE FROM uid_runs WHERE folder_id = \(f) AND start = \(u) + 1
+                AND (SELECT start + count FROM uid_runs WHERE folder_id = \(f) AND start = \(lastRunAtOrBefore(f, u))) > \(u) + 1;
+            """
+    }
+
+    /// Statements that take the message `row` (OLD) out of its folder.
+    private static func leave(_ row: String) -> String {
+        let f = "\(row).folder_id", u = "\(row).uid"
+        return """
+            UPDATE folders SET messages = messages - 1, unseen = unseen - (\(row).flags & 1 = 0),
+                deleted = deleted - (\(row).flags & 8 <> 0), size = size - \(row).size WHERE id = \(f);
+            INSERT INTO uid_runs(folder_id, start, count)
+                SELECT folder_id, \(u) + 1, start + count - \(u) - 1 FROM uid_runs
+                WHERE folder_id = \(f) AND start = \(lastRunAtOrBefore(f, u)) AND start + count > \(u) + 1;
+            DELETE FROM uid_runs WHERE folder_id = \(f) AND start = \(u);
+            UPDATE uid_runs SET count = \(u) - start
+                WHERE folder_id = \(f) AND start = \(lastRunAtOrBefore(f, u)) AND start + count > \(u);
+            """
+    }
+
+    static let triggers = """
+        CREATE TRIGGER messages_enter AFTER INSERT ON messages BEGIN
+        \(enter("NEW"))
+        END;
+        CREATE TRIGGER messages_leave AFTER DELETE ON messages BEGIN
+        \(leave("OLD"))
+        END;
+        CREATE TRIGGER messages_move AFTER UPDATE OF folder_id, uid ON messages
+            WHEN OLD.folder_id <> NEW.folder_id OR OLD.uid <> NEW.uid BEGIN
+        \(leave("OLD"))
+        \(enter("NEW"))
+            INSERT OR IGNORE INTO folder_keywords(folder_id, propid)
+                SELECT NEW.folder_id, propid FROM message_keywords WHERE message_id = NEW.id;
+        END;
+        CREATE TRIGGER messages_flags AFTER UPDATE OF flags ON messages
+            WHEN OLD.folder_id = NEW.folder_id AND OLD.uid = NEW.uid AND (OLD.flags & 9) <> (NEW.flags & 9) BEGIN
+            UPDATE folders SET unseen = unseen + (NEW.flags & 1 = 0) - (OLD.flags & 1 = 0),
+                deleted = deleted + (NEW.flags & 8 <> 0) - (OLD.flags & 8 <> 0) WHERE id = NEW.folder_id;
+        END;
+        CREATE TRIGGER messages_size AFTER UPDATE OF size ON messages
+            WHEN OLD.folder_id = NEW.folder_id AND OLD.uid = NEW.uid AND OLD.size <> NEW.size BEGIN
+            UPDATE folders SET size = size + NEW.size - OLD.size WHERE id = NEW.folder_id;
+        END;
+        CREATE TRIGGER message_keywords_folder AFTER INSERT ON message_keywords BEGIN
+            INSERT OR IGNORE INTO folder_keywords(folder_id, propid)
+                SELECT folder_id, NEW.propid FROM messages WHERE id = NEW.message_id;
+        END;
+        """
 }

@@ -170,7 +170,7 @@ import Testing
             #expect(await storeError { try await store.removeUser("alice") } == .noSuchUser("alice"))
             // A new user of the same name starts with an empty INBOX.
             _ = try await store.addUser("alice", password: "pw", database: nil)
-            #expect(try await store.openFolder(user: "alice", name: "INBOX").messages.isEmpty)
+            #expect(try await store.openFolderReading(user: "alice", name: "INBOX").messages.isEmpty)
         }
     }
 
@@ -198,7 +198,7 @@ import Testing
                                        internalDate: nil, principal: .system)
             try await other.close()
             #expect(try await store.authenticate(user: "carol", password: "pw") != nil)
-            #expect(try await store.openFolder(user: "carol", name: "INBOX").messages.count == 1)
+            #expect(try await store.openFolderReading(user: "carol", name: "INBOX").messages.count == 1)
         }
     }
 

@@ -31,7 +31,7 @@ import Testing
                 return try await group.reduce(into: [UInt32]()) { $0.append($1) }
             }
             #expect(uids.sorted() == Array(1...40))
-            let snapshot = try await store.openFolder(user: "alice", name: "INBOX")
+            let snapshot = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(Set(snapshot.messages.map(\.modSeq)).count == 40)
             #expect(try await store.namedProperties(database: "mailbox1", guid: PropertySet.publicStrings).count == 3)
         }
@@ -40,7 +40,7 @@ import Testing
     @Test func watchersOnlyHearTheirFolder() async throws {
         try await withUserStore { store, _ in
             let other = try await store.createFolder(user: "alice", name: "Other", specialUse: nil)
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder
             var otherNotices = store.watch(folder: other.id).makeAsyncIterator()
             var inboxNotices = store.watch(folder: inbox.id).makeAsyncIterator()
             _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(), flags: .init(),

@@ -50,10 +50,10 @@ import Testing
             _ = try await store.addUser("bob", password: "pw", database: "mailbox2")
             let imported = try await store.importMailbox(user: "bob", from: export)
             #expect(imported == MailboxImportResult(imported: 3, localIDs: 0, skipped: 0, droppedKeywords: 0))
-            let aliceInbox = try await store.openFolder(user: "alice", name: "INBOX")
-            let bobInbox = try await store.openFolder(user: "bob", name: "INBOX")
-            let bobArchive = try await store.openFolder(user: "bob", name: "Archive")
-            #expect(bobArchive.folder.uidValidity == (try await store.openFolder(user: "alice", name: "Archive"))
+            let aliceInbox = try await store.openFolderReading(user: "alice", name: "INBOX")
+            let bobInbox = try await store.openFolderReading(user: "bob", name: "INBOX")
+            let bobArchive = try await store.openFolderReading(user: "bob", name: "Archive")
+            #expect(bobArchive.folder.uidValidity == (try await store.openFolderReading(user: "alice", name: "Archive"))
                 .folder.uidValidity)
             #expect(bobArchive.folder.specialUse == .archive && !bobArchive.folder.subscribed)
             #expect(bobInbox.messages.map(\.uid) == aliceInbox.messages.map(\.uid))
@@ -74,7 +74,7 @@ import Testing
             _ = try await store.addUser("carol", password: "pw", database: "mailbox3")
             let local = try await store.importMailbox(user: "carol", from: export)
             #expect(local.imported == 3 && local.localIDs == 3)
-            #expect(try await store.openFolder(user: "carol", name: "INBOX").messages.count == 2)
+            #expect(try await store.openFolderReading(user: "carol", name: "INBOX").messages.count == 2)
         }
     }
 

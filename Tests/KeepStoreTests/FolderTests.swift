@@ -23,7 +23,7 @@ import Testing
 
     @Test func inboxIsCaseInsensitiveAndAlwaysUpperCase() async throws {
         try await withUserStore { store, _ in
-            let snapshot = try await store.openFolder(user: "alice", name: "iNbOx")
+            let snapshot = try await store.openFolderReading(user: "alice", name: "iNbOx")
             #expect(snapshot.folder.name == "INBOX")
             let child = try await store.createFolder(user: "alice", name: "inbox/Sub", specialUse: nil)
             #expect(child.name == "INBOX/Sub")
@@ -80,13 +80,13 @@ import Testing
                 _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage("m\(i)"),
                                            flags: .init(), internalDate: nil, principal: .system)
             }
-            let before = try await store.openFolder(user: "alice", name: "INBOX")
+            let before = try await store.openFolderReading(user: "alice", name: "INBOX")
             try await store.renameFolder(user: "alice", from: "INBOX", to: "Old")
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX")
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(inbox.messages.isEmpty)
             #expect(inbox.folder.id == before.folder.id)
             #expect(inbox.folder.uidNext == 4)
-            let old = try await store.openFolder(user: "alice", name: "Old")
+            let old = try await store.openFolderReading(user: "alice", name: "Old")
             #expect(old.messages.map(\.uid) == [1, 2, 3])
             #expect(old.folder.uidNext == 4)
             let changes = try await store.changes(user: "alice", folder: inbox.folder.id,

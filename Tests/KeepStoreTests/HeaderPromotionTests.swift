@@ -28,7 +28,7 @@ import Testing
             let props = try await store.namedProperties(database: "mailbox1", guid: PropertySet.internetHeaders)
             #expect(props.map(\.key) == [.name("x-campaign"), .name("x-tracking-id")])
             #expect(props.allSatisfy { $0.createdBy == "alice" })
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             #expect(try await store.messagesWithHeader(user: "alice", folder: inbox, name: "X-CAMPAIGN",
                                                        containing: "summer") == [1])
             #expect(try await store.messagesWithHeader(user: "alice", folder: inbox, name: "x-campaign",
@@ -54,7 +54,7 @@ import Testing
             // COPY carries the index along.
             _ = try await store.createFolder(user: "alice", name: "Saved", specialUse: nil)
             _ = try await store.copy(user: "alice", folder: inbox, uids: [1], to: "Saved")
-            let saved = try await store.openFolder(user: "alice", name: "Saved").folder.id
+            let saved = try await store.openFolderReading(user: "alice", name: "Saved").folder.id
             #expect(try await store.messagesWithHeader(user: "alice", folder: saved, name: "x-campaign",
                                                        containing: "sale") == [1])
         }
@@ -66,7 +66,7 @@ import Testing
             let result = try await store.append(user: "alice", folder: "INBOX", message: raw, flags: .init(),
                                                 internalDate: nil, principal: .unauthenticated("spam@example.net"))
             #expect(result.uid == 1)
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             #expect(try await store.fetch(user: "alice", folder: inbox, uids: [1], needs: [.raw]).first?.raw == raw)
             let props = try await store.namedProperties(database: "mailbox1", guid: PropertySet.internetHeaders)
             #expect(props.map(\.key) == [.name("x-one"), .name("x-two")])
@@ -93,7 +93,7 @@ import Testing
             _ = try await store.createFolder(user: "alice", name: "Other", specialUse: nil)
             _ = try await store.append(user: "alice", folder: "Other", message: Self.message(["X-Three: 3"]),
                                        flags: .init(), internalDate: nil, principal: .user("alice"))
-            let other = try await store.openFolder(user: "alice", name: "Other").folder.id
+            let other = try await store.openFolderReading(user: "alice", name: "Other").folder.id
             #expect(try await store.messagesWithHeader(user: "alice", folder: other, name: "x-three",
                                                        containing: "3") == [1])
         }

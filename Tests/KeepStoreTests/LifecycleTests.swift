@@ -14,7 +14,7 @@ import Testing
 
     @Test func everyCallForAUserOfAnUnmountedDatabaseIsUnavailable() async throws {
         try await withUserStore { store, _ in
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             try await store.unmountDatabase("mailbox1")
             let unavailable = StoreError.databaseUnavailable("mailbox1")
             #expect(await storeError { _ = try await store.listFolders(user: "alice") } == unavailable)
@@ -134,7 +134,7 @@ import Testing
             _ = try await cli.append(user: "bob", folder: "INBOX", message: sampleMessage("new"), flags: .init(),
                                      internalDate: nil, principal: .system)
             try await cli.close()
-            let inbox = try await server.openFolder(user: "bob", name: "INBOX")
+            let inbox = try await server.openFolderReading(user: "bob", name: "INBOX")
             #expect(inbox.messages.count == 1)
             let raw = try await server.fetch(user: "bob", folder: inbox.folder.id, uids: [1], needs: .raw)
             #expect(raw.first?.raw == sampleMessage("new"))

@@ -13,7 +13,7 @@ import Testing
                                                 flags: MessageFlags(system: [.seen], keywords: ["$Label1"]),
                                                 internalDate: date, principal: .user("alice"))
             #expect(result.uid == 1)
-            let snapshot = try await store.openFolder(user: "alice", name: "INBOX")
+            let snapshot = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(result.uidValidity == snapshot.folder.uidValidity)
             let fetched = try await store.fetch(user: "alice", folder: snapshot.folder.id, uids: [1],
                                                 needs: [.metadata, .envelope, .bodyStructure, .raw])
@@ -32,7 +32,7 @@ import Testing
         try await withUserStore { store, _ in
             _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(), flags: .init(),
                                        internalDate: nil, principal: .system)
-            let folder = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let folder = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             let meta = try #require(try await store.fetch(user: "alice", folder: folder, uids: [1],
                                                           needs: .metadata).first)
             #expect(meta.raw == nil && meta.envelope == nil && meta.bodyStructure == nil && meta.body == nil)
@@ -51,7 +51,7 @@ import Testing
         try await withUserStore { store, _ in
             _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage("Quarterly report"),
                                        flags: .init(), internalDate: nil, principal: .system)
-            let folder = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let folder = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             let message = try #require(try await store.fetch(user: "alice", folder: folder, uids: [1],
                                                              needs: [.envelope, .bodyStructure]).first)
             let envelope = String(decoding: try #require(message.envelope), as: UTF8.self)
@@ -68,7 +68,7 @@ import Testing
                 _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(), flags: .init(),
                                            internalDate: nil, principal: .system)
             }
-            let folder = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let folder = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             let all = try await store.fetch(user: "alice", folder: folder, uids: Array(1...5_000), needs: .metadata)
             #expect(all.map(\.uid) == [1, 2, 3])
             let some = try await store.fetch(user: "alice", folder: folder, uids: [1, 3] + Array(10...2_000),
@@ -100,7 +100,7 @@ import Testing
 
     @Test func uidUidNextAndModSeqProgress() async throws {
         try await withUserStore { store, _ in
-            let start = try await store.openFolder(user: "alice", name: "INBOX").folder
+            let start = try await store.openFolderReading(user: "alice", name: "INBOX").folder
             #expect(start.uidNext == 1)
             var modseqs: [UInt64] = []
             for i in 1...3 {
@@ -112,7 +112,7 @@ import Testing
                 modseqs.append(status.highestModSeq)
             }
             #expect(modseqs == [start.highestModSeq + 1, start.highestModSeq + 2, start.highestModSeq + 3])
-            let snapshot = try await store.openFolder(user: "alice", name: "INBOX")
+            let snapshot = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(snapshot.messages.map(\.uid) == [1, 2, 3])
             #expect(snapshot.messages.map(\.modSeq) == modseqs)
             let status = try await store.folderStatus(user: "alice", name: "INBOX")
@@ -127,7 +127,7 @@ import Testing
                 _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(), flags: .init(),
                                            internalDate: nil, principal: .system)
             }
-            let folder = try await store.openFolder(user: "alice", name: "INBOX").folder
+            let folder = try await store.openFolderReading(user: "alice", name: "INBOX").folder
             var changed = try await store.storeFlags(
                 user: "alice", folder: folder.id, uids: [1, 2], operation: .add,
                 flags: MessageFlags(system: [.seen, .flagged], keywords: ["$Work"]), unchangedSince: nil)
@@ -161,7 +161,7 @@ import Testing
             #expect(changed.isEmpty)
             #expect(try await store.folderStatus(user: "alice", name: "INBOX").highestModSeq == before)
 
-            let snapshot = try await store.openFolder(user: "alice", name: "INBOX")
+            let snapshot = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(snapshot.messages.map(\.flags.keywords) == [["Other"], ["Other"]])
         }
     }
@@ -172,7 +172,7 @@ import Testing
                 _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(), flags: .init(),
                                            internalDate: nil, principal: .system)
             }
-            let snapshot = try await store.openFolder(user: "alice", name: "INBOX")
+            let snapshot = try await store.openFolderReading(user: "alice", name: "INBOX")
             let m1 = snapshot.messages[0].modSeq
             // Message 2 (modseq m1 + 1) changed after m1: it is skipped.
             let result = try await store.storeFlagsReportingConflicts(
@@ -193,7 +193,7 @@ import Testing
                 _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(), flags: .init(),
                                            internalDate: nil, principal: .system)
             }
-            let folder = try await store.openFolder(user: "alice", name: "INBOX").folder
+            let folder = try await store.openFolderReading(user: "alice", name: "INBOX").folder
             _ = try await store.storeFlags(user: "alice", folder: folder.id, uids: [1, 2, 4], operation: .add,
                                            flags: MessageFlags(system: [.deleted]), unchangedSince: nil)
             let mark = try await store.folderStatus(user: "alice", name: "INBOX")
@@ -202,7 +202,7 @@ import Testing
             #expect(try await store.expunge(user: "alice", folder: folder.id, uids: [2, 3]) == [2])
             #expect(try await store.expunge(user: "alice", folder: folder.id, uids: nil) == [1, 4])
             #expect(try await store.expunge(user: "alice", folder: folder.id, uids: nil) == [])
-            let after = try await store.openFolder(user: "alice", name: "INBOX")
+            let after = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(after.messages.map(\.uid) == [3])
             #expect(after.folder.highestModSeq == mark.highestModSeq + 2)
 
@@ -234,7 +234,7 @@ import Testing
             let dest = try await store.createFolder(user: "alice", name: "Archive", specialUse: .archive)
             _ = try await store.append(user: "alice", folder: "Archive", message: sampleMessage(), flags: .init(),
                                        internalDate: nil, principal: .system)
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder
             let result = try await store.copy(user: "alice", folder: inbox.id, uids: [3, 1, 2], to: "Archive")
             #expect(result.uidValidity == dest.uidValidity)
             #expect(result.mapping.map(\.source) == [1, 2, 3])
@@ -245,7 +245,7 @@ import Testing
             #expect(copied[1].flags.system == [.seen])
             #expect(copied.map(\.raw) == (0..<3).map { sampleMessage("m\($0)") })
             // The source is untouched.
-            #expect(try await store.openFolder(user: "alice", name: "INBOX").messages.count == 3)
+            #expect(try await store.openFolderReading(user: "alice", name: "INBOX").messages.count == 3)
             #expect(await storeError { _ = try await store.copy(user: "alice", folder: inbox.id, uids: [1],
                                                                 to: "Missing") } == .noSuchFolder("Missing"))
             // Expunging a copy keeps the shared body of the original.
@@ -265,11 +265,11 @@ import Testing
                                            principal: .system)
             }
             let dest = try await store.createFolder(user: "alice", name: "Dest", specialUse: nil)
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder
             let result = try await store.move(user: "alice", folder: inbox.id, uids: [3, 1], to: "Dest")
             #expect(result.mapping.map(\.source) == [1, 3])
             #expect(result.mapping.map(\.destination) == [1, 2])
-            let source = try await store.openFolder(user: "alice", name: "INBOX")
+            let source = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(source.messages.map(\.uid) == [2])
             let changes = try await store.changes(user: "alice", folder: inbox.id, sinceModSeq: inbox.highestModSeq)
             #expect(changes.expunged == [1, 3])
@@ -281,7 +281,7 @@ import Testing
 
     @Test func watchReceivesNoticesAfterCommits() async throws {
         try await withUserStore { store, _ in
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder
             let stream = store.watch(folder: inbox.id)
             var iterator = stream.makeAsyncIterator()
             _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(), flags: .init(),
@@ -301,7 +301,7 @@ import Testing
 
     @Test func droppedWatchersAreRemoved() async throws {
         try await withUserStore { store, _ in
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder
             do {
                 let stream = store.watch(folder: inbox.id)
                 #expect(store.watchers.count == 1)
@@ -328,7 +328,7 @@ import Testing
         store = try await SQLiteStore.open(dataDirectory: dir, options: .fastForTests, logger: testLogger)
         #expect(try await store.listDatabases().map(\.guid) == guids)
         #expect(try await store.authenticate(user: "alice", password: "pw") != nil)
-        let work = try await store.openFolder(user: "alice", name: "Work")
+        let work = try await store.openFolderReading(user: "alice", name: "Work")
         #expect(work.folder.uidValidity == appended.uidValidity)
         #expect(work.messages.map(\.uid) == [appended.uid])
         let message = try #require(try await store.fetch(user: "alice", folder: work.folder.id, uids: [1],

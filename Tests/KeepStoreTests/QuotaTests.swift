@@ -188,7 +188,7 @@ import Testing
                                            principal: .user("alice"))
             } == .namedPropertyQuotaReached(database: "mailbox1", quota: 2))
             // Nothing of the failed append remains; existing keywords still work.
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX")
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(inbox.messages.count == 1 && inbox.folder.uidNext == 2)
             _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage(),
                                        flags: MessageFlags(keywords: ["TWO"]), internalDate: nil,

@@ -26,7 +26,7 @@ import Testing
             #expect(stats.namedProps == 80 && stats.namedPropsQuota == 60)
 
             // Existing names resolve; their data stays readable and searchable.
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX")
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX")
             #expect(inbox.messages.count == 40 && inbox.messages[4].flags.keywords == ["k5"])
             #expect(try await store.messagesWithHeader(user: "alice", folder: inbox.folder.id, name: "X-H7",
                                                        containing: "value 7") == [7])
@@ -59,7 +59,7 @@ import Testing
 
     @Test func compactionReclaimsUnusedNamesAndAllocationTakesTheLowestFreeID() async throws {
         try await withUserStore { store, _ in
-            let folder = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let folder = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             for (i, keyword) in ["a", "b", "c", "d"].enumerated() {
                 _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage("m\(i)"),
                                            flags: MessageFlags(keywords: [keyword]), internalDate: nil,
@@ -89,7 +89,7 @@ import Testing
                                                         name: keyword, create: true, principal: .user("alice"))
                         == UInt16(expected))
             }
-            #expect(try await store.openFolder(user: "alice", name: "INBOX").messages.map(\.flags.keywords)
+            #expect(try await store.openFolderReading(user: "alice", name: "INBOX").messages.map(\.flags.keywords)
                     == [["a"], [], ["d"]])
         }
     }
@@ -113,7 +113,7 @@ import Testing
         }
         _ = try await store.namedPropertyID(database: "mailbox1", guid: PropertySet.publicStrings, name: "unused",
                                             create: true, principal: .user("alice"))
-        let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+        let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
         _ = try await store.storeFlags(user: "alice", folder: inbox, uids: [2], operation: .add,
                                        flags: MessageFlags(system: .deleted), unchangedSince: nil)
         _ = try await store.expunge(user: "alice", folder: inbox, uids: nil)
@@ -122,7 +122,7 @@ import Testing
     static func state(_ store: SQLiteStore) async throws -> [String: (FolderInfo, [MessageData])] {
         var result: [String: (FolderInfo, [MessageData])] = [:]
         for folder in try await store.listFolders(user: "alice") {
-            let snapshot = try await store.openFolder(user: "alice", name: folder.name)
+            let snapshot = try await store.openFolderReading(user: "alice", name: folder.name)
             let data = try await store.fetch(user: "alice", folder: folder.id,
                                              uids: snapshot.messages.map(\.uid), needs: [.metadata, .raw, .envelope])
             result[folder.name] = (folder, data)
@@ -157,7 +157,7 @@ import Testing
             #expect(try await store.user(named: "alice")?.database == "mailbox2")
             Self.expectSame(before, try await Self.state(store))
             // Expunge tombstones came along (QRESYNC VANISHED).
-            let movedInbox = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let movedInbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             #expect(try await store.changes(user: "alice", folder: movedInbox, sinceModSeq: 0).expunged
                     == changesBefore.expunged)
             // Only names in use were created in the target; the source holds nothing of alice any more.
@@ -238,7 +238,7 @@ import Testing
             #expect(result.messages == 3 && result.localIDs == 3 && result.skippedHeaderNames == 1)
             #expect(try await store.events.events(eventID: StoreEventID.replidsQuotaError).first?.fields["user"]
                     == "alice")
-            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let inbox = try await store.openFolderReading(user: "alice", name: "INBOX").folder.id
             #expect(try await store.messagesWithHeader(user: "alice", folder: inbox, name: "x-campaign",
                                                        containing: "") == nil)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 @testable import KeepStore
 
@@ -59,5 +60,37 @@ func storeError(_ body: () async throws -> Void) async -> StoreError? {
         return error
     } catch {
         return .corrupt("unexpected error \(error)")
+    }
+}
+
+/// A folder as SELECT used to read it — every message row, straight from the table — beside the snapshot the store
+/// now builds from its folder index: the ground truth the index must agree with.
+struct ReadFolder {
+    var snapshot: FolderSnapshot
+    /// Every message, ascending by UID, read from the `messages` table.
+    var messages: [MessageSummary]
+    /// Sizes of those messages.
+    var sizes: [Int]
+    var folder: FolderInfo { snapshot.folder }
+}
+
+extension SQLiteStore {
+    /// Opens `name` as SELECT does and reads its messages from the table beside it (see `ReadFolder`).
+    func openFolderReading(user: String, name: String) async throws -> ReadFolder {
+        let snapshot = try await openFolder(user: user, name: name)
+        let resolved = try await resolve(user: user)
+        let folderID = Int64(bitPattern: snapshot.folder.id.rawValue)
+        let (rows, keywords) = try resolved.mdb.pool.read { db in
+            (try Row.fetchAll(db, sql: "SELECT id, uid, modseq, flags, size FROM messages WHERE folder_id = ? ORDER BY uid",
+                              arguments: [folderID]),
+             try MessageSQL.keywordsOfFolder(db, folderID: folderID))
+        }
+        let messages = rows.map { row -> MessageSummary in
+            let id: Int64 = row["id"]
+            return MessageSummary(uid: UInt32(truncatingIfNeeded: row["uid"] as Int64),
+                                  flags: MessageFlags(system: SystemFlags(rawValue: row["flags"]), keywords: keywords[id] ?? []),
+                                  modSeq: UInt64(row["modseq"] as Int64))
+        }
+        return ReadFolder(snapshot: snapshot, messages: messages, sizes: rows.map { $0["size"] })
     }
 }
