@@ -5,8 +5,12 @@ import KeepMIME
 import KeepStore
 
 extension IMAPSession {
-    /// Messages read from the store per round trip while answering FETCH and SEARCH.
-    static let fetchBatch = 64
+    /// Messages read from the store per round trip while answering FETCH and SEARCH: few when their bodies are read
+    /// (memory), many when only what the index holds is (one trip per 4,096 messages for FLAGS).
+    static func fetchBatch(_ needs: FetchNeeds) -> Int {
+        if needs.contains(.raw) { return 64 }
+        return needs.isSubset(of: .metadata) ? 4_096 : 1_024
+    }
 
     func fetch(tag: String, set: SequenceSet, attributes requested: [FetchAttribute], modifiers: FetchModifiers, uid: Bool) async throws {
         guard let folder = selected else { return }
@@ -36,14 +40,25 @@ extension IMAPSession {
             }
         }
         if folder.readOnly { setsSeen = false }
-        let targets = folder.resolve(set, uid: uid, saved: savedSearch)
+        let targets: [(msn: Int, uid: UInt32)]
+        if let since = modifiers.changedSince {
+            // CHANGEDSINCE: what changed, found by modseq, then kept where the set names it — never the whole set.
+            let changed = try await ctx.store.fetchChanged(user: userName, folder: folder.id, since: since, needs: .metadata)
+            let saved = savedSearch
+            targets = changed.messages.compactMap { m in
+                folder.msn(of: m.uid, in: set, uid: uid, saved: saved).map { (msn: $0, uid: m.uid) }
+            }.sorted { $0.msn < $1.msn }
+        } else {
+            targets = folder.resolve(set, uid: uid, saved: savedSearch)
+        }
+        let batchSize = Self.fetchBatch(needs)
         var seenUpdates: [UInt32: UInt64] = [:]
         /// The folder's HIGHESTMODSEQ as the last batch read it.
         var folderModSeq: UInt64?
         var start = 0
         while start < targets.count {
-            let batch = targets[start..<min(start + Self.fetchBatch, targets.count)]
-            start += Self.fetchBatch
+            let batch = targets[start..<min(start + batchSize, targets.count)]
+            start += batchSize
             let fetched = try await ctx.store.fetchWithModSeq(user: userName, folder: folder.id, uids: batch.map(\.uid),
                                                               needs: needs)
             var data = fetched.messages

@@ -25,12 +25,13 @@ extension IMAPSession {
         let all = folder.resolve(.ranges([SequenceRange(.number(1), .last)]), uid: false, saved: [])
         let evaluator = SearchEvaluator(folder: folder, saved: savedSearch, mimeLimits: MIMELimits(ctx.limits))
         var matches: [(msn: Int, uid: UInt32, modSeq: UInt64)] = []
+        let needs: FetchNeeds = needsContent ? [.metadata, .raw] : .metadata
+        let batchSize = Self.fetchBatch(needs)
         var start = 0
         while start < all.count {
-            let batch = all[start..<min(start + Self.fetchBatch, all.count)]
-            start += Self.fetchBatch
-            let data = try await ctx.store.fetch(user: userName, folder: folder.id, uids: batch.map(\.uid),
-                                                 needs: needsContent ? [.metadata, .raw] : .metadata)
+            let batch = all[start..<min(start + batchSize, all.count)]
+            start += batchSize
+            let data = try await ctx.store.fetch(user: userName, folder: folder.id, uids: batch.map(\.uid), needs: needs)
             let msnByUID = Dictionary(batch.map { ($0.uid, $0.msn) }, uniquingKeysWith: { a, _ in a })
             for m in data {
                 guard let msn = msnByUID[m.uid] else { continue }

@@ -67,6 +67,30 @@ struct SelectedFolder {
         }
     }
 
+    /// The sequence number of `uid` when it is announced and `set` names it (as UIDs or as sequence numbers), else
+    /// nil: membership without resolving the whole set.
+    func msn(of uid: UInt32, in set: SequenceSet, uid isUID: Bool, saved: [UInt32]) -> Int? {
+        guard let n = msn(of: uid) else { return nil }
+        switch set {
+        case .lastSearchResult:
+            return Self.sortedContains(saved, uid) ? n : nil
+        case .ranges(let ranges):
+            let value = isUID ? uid : UInt32(n)
+            let last = isUID ? maxUID : UInt32(count)
+            return ranges.contains { $0.resolved(last: last).contains(value) } ? n : nil
+        }
+    }
+
+    /// Binary search in ascending UIDs.
+    private static func sortedContains(_ sorted: [UInt32], _ uid: UInt32) -> Bool {
+        var lo = 0, hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < uid { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < sorted.count && sorted[lo] == uid
+    }
+
     /// True when a message-number set names a number beyond the mailbox (a client error RFC 9051 says is BAD).
     func outOfRange(_ set: SequenceSet) -> Bool {
         guard case .ranges(let ranges) = set else { return false }

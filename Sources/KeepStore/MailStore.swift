@@ -314,6 +314,10 @@ public protocol MailStore: AnyObject, Sendable {
     /// that modseq learns that nothing changed without asking `changes`.
     func fetchWithModSeq(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws
         -> (messages: [MessageData], highestModSeq: UInt64?)
+    /// The folder's messages changed after `modSeq` (CONDSTORE CHANGEDSINCE), found by modseq — the cost follows the
+    /// changes, not the folder's size — with its HIGHESTMODSEQ read in the same transaction.
+    func fetchChanged(user: String, folder: StoreID, since modSeq: UInt64, needs: FetchNeeds) async throws
+        -> (messages: [MessageData], highestModSeq: UInt64?)
     /// Appends a message; `internalDate` nil means now. Throws `.noSuchFolder` (→ TRYCREATE).
     func append(user: String, folder name: String, message: [UInt8], flags: MessageFlags, internalDate: Date?,
                 principal: Principal) async throws -> AppendResult

@@ -82,30 +82,63 @@ enum MessageSQL {
                        modSeq: modseq)
     }
 
-    /// The messages of a folder with the given UIDs (ascending), as (id, uid, flags, modseq).
+    /// The base columns every message read starts with, at fixed positions: id (0), uid (1), flags (2), modseq (3)
+    /// and the keyword property ids as a comma-separated list (4), read in the same pass.
+    static let baseColumns = """
+        id, uid, flags, modseq, (SELECT group_concat(propid) FROM message_keywords WHERE message_id = messages.id)
+        """
+
+    /// The keyword property ids of a row read with `baseColumns`.
+    static func keywordIDs(of row: Row) -> [UInt16] {
+        guard let list = row[4] as String? else { return [] }
+        return list.split(separator: ",").compactMap { UInt16($0) }
+    }
+
+    /// The messages of a folder with the given UIDs (ascending), as `baseColumns` then `extraColumns`. A dense set
+    /// (most of a UID span, e.g. 1:*) is one range scan of the (folder, uid) index; a sparse one is looked up by IN
+    /// lists.
     static func messages(_ db: Database, folderID: Int64, uids: [UInt32], extraColumns: String = "") throws -> [Row] {
-        var rows: [Row] = []
         let wanted = Set(uids)
         let sorted = wanted.sorted()
         guard let lowest = sorted.first, let highest = sorted.last else { return [] }
-        if sorted.count > 1_000 {
-            // A large set (e.g. 1:*): one range scan, filtered here, beats many IN lists.
-            return try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT id, uid, flags, modseq\(extraColumns) FROM messages
+        if Int(highest - lowest) < sorted.count * 2 {
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT \(baseColumns)\(extraColumns) FROM messages
                 WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid
                 """), arguments: [folderID, Int64(lowest), Int64(highest)])
-                .filter { wanted.contains(UInt32(truncatingIfNeeded: $0["uid"] as Int64)) }
+            return rows.count == sorted.count ? rows : rows.filter { wanted.contains(UInt32(truncatingIfNeeded: $0[1] as Int64)) }
         }
+        var rows: [Row] = []
         for chunk in sorted.chunked(500) {
             let marks = chunk.map { _ in "?" }.joined(separator: ",")
             var arguments: StatementArguments = [folderID]
             arguments += StatementArguments(chunk.map { Int64($0) })
             rows += try Row.fetchAll(db, sql: """
-                SELECT id, uid, flags, modseq\(extraColumns) FROM messages
+                SELECT \(baseColumns)\(extraColumns) FROM messages
                 WHERE folder_id = ? AND uid IN (\(marks)) ORDER BY uid
                 """, arguments: arguments)
         }
         return rows
+    }
+
+    /// The messages of a folder changed after `modSeq` (the (folder, modseq) index: cost by changes, not by
+    /// folder size), ascending by UID, as `baseColumns` then `extraColumns`.
+    static func messages(_ db: Database, folderID: Int64, changedSince modSeq: UInt64, extraColumns: String = "") throws -> [Row] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT \(baseColumns)\(extraColumns) FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid
+            """), arguments: [folderID, Int64(clamping: modSeq)])
+    }
+
+    /// The summary of a row read with `baseColumns`.
+    static func summary(of row: Row, names: [UInt16: String]) -> MessageSummary {
+        summary(uid: row[1], flags: row[2], keywords: keywordIDs(of: row), modseq: UInt64(row[3] as Int64), names: names)
+    }
+
+    /// Names of the keywords of rows read with `baseColumns`.
+    static func keywordNames(_ db: Database, rows: [Row]) throws -> [UInt16: String] {
+        var ids = Set<UInt16>()
+        for row in rows where row[4] != nil { ids.formUnion(keywordIDs(of: row)) }
+        return ids.isEmpty ? [:] : try keywordNames(db, ids: ids)
     }
 }
 
@@ -114,15 +147,9 @@ extension SQLiteStore {
         return try await readMailbox(user: user) { db, resolved in
             let record = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
             let since = Int64(clamping: sinceModSeq)
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT id, uid, flags, modseq FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid
-                """), arguments: [record.id, since])
-            let keywords = try MessageSQL.keywordIDs(db, messageIDs: rows.map { $0["id"] })
-            let names = try MessageSQL.keywordNames(db, ids: Set(keywords.values.joined()))
-            let changed = rows.map { row in
-                MessageSQL.summary(uid: row["uid"], flags: row["flags"], keywords: keywords[row["id"]] ?? [],
-                                   modseq: UInt64(row["modseq"] as Int64), names: names)
-            }
+            let rows = try MessageSQL.messages(db, folderID: record.id, changedSince: sinceModSeq)
+            let names = try MessageSQL.keywordNames(db, rows: rows)
+            let changed = rows.map { MessageSQL.summary(of: $0, names: names) }
             let expunged = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid
                 """), arguments: [record.id, since]).map { UInt32(truncatingIfNeeded: $0) }
@@ -138,6 +165,25 @@ extension SQLiteStore {
     public func fetchWithModSeq(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws
         -> (messages: [MessageData], highestModSeq: UInt64?)
     {
+        try await read(user: user, folder: folder, needs: needs) { db, folderID, extra in
+            try MessageSQL.messages(db, folderID: folderID, uids: uids, extraColumns: extra)
+        }
+    }
+
+    public func fetchChanged(user: String, folder: StoreID, since modSeq: UInt64, needs: FetchNeeds) async throws
+        -> (messages: [MessageData], highestModSeq: UInt64?)
+    {
+        try await read(user: user, folder: folder, needs: needs) { db, folderID, extra in
+            try MessageSQL.messages(db, folderID: folderID, changedSince: modSeq, extraColumns: extra)
+        }
+    }
+
+    /// Reads the messages `rows` selects (given the folder's row id and the extra columns `needs` asks for) as
+    /// `MessageData`, with the folder's HIGHESTMODSEQ, in one read transaction.
+    private func read(user: String, folder: StoreID, needs: FetchNeeds,
+                      rows select: @escaping @Sendable (Database, Int64, String) throws -> [Row]) async throws
+        -> (messages: [MessageData], highestModSeq: UInt64?)
+    {
         var columns = ", internal_date, size"
         if needs.contains(.envelope) { columns += ", envelope" }
         if needs.contains(.bodyStructure) { columns += ", bodystructure, body" }
@@ -145,16 +191,12 @@ extension SQLiteStore {
         let extra = columns
         return try await readMailbox(user: user) { db, resolved in
             let record = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
-            let rows = try MessageSQL.messages(db, folderID: record.id, uids: uids, extraColumns: extra)
-            let keywords = try MessageSQL.keywordIDs(db, messageIDs: rows.map { $0["id"] })
-            let names = try MessageSQL.keywordNames(db, ids: Set(keywords.values.joined()))
+            let rows = try select(db, record.id, extra)
+            let names = try MessageSQL.keywordNames(db, rows: rows)
             let messages = try rows.map { row in
-                let summary = MessageSQL.summary(uid: row["uid"], flags: row["flags"],
-                                                 keywords: keywords[row["id"]] ?? [],
-                                                 modseq: UInt64(row["modseq"] as Int64), names: names)
+                let summary = MessageSQL.summary(of: row, names: names)
                 var data = MessageData(uid: summary.uid, flags: summary.flags, modSeq: summary.modSeq,
-                                       internalDate: Date(timeIntervalSince1970: row["internal_date"]),
-                                       size: row["size"])
+                                       internalDate: Date(timeIntervalSince1970: row[5]), size: row[6])
                 if needs.contains(.envelope) { data.envelope = (row["envelope"] as Data?).map { [UInt8]($0) } }
                 if needs.contains(.bodyStructure) {
                     data.bodyStructure = (row["bodystructure"] as Data?).map { [UInt8]($0) }

@@ -19,6 +19,30 @@ import Testing
         #expect(bye.last == "t2 OK LOGOUT completed")
     }
 
+    /// RFC 7162 §3.1.4: FETCH … (CHANGEDSINCE m) answers only the messages of the set whose modseq is above m —
+    /// found by modseq, not by reading the set.
+    @Test func fetchChangedSinceAnswersOnlyTheChangedMessagesTheSetNames() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let c = try await s.login()
+        for i in 1...6 {
+            let m = "Subject: m\(i)\r\n\r\nbody\r\n"
+            try await c.send("a\(i) APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
+            _ = try await c.readUntilTagged("a\(i)")
+        }
+        let selected = try await c.command("SELECT INBOX (CONDSTORE)")
+        let line = try #require(selected.first { $0.contains("HIGHESTMODSEQ") })
+        let since = try #require(UInt64(line.split(separator: " ")[3].trimmingCharacters(in: CharacterSet(charactersIn: "]"))))
+        _ = try await c.command("UID STORE 2,5 +FLAGS.SILENT (\\Flagged)")
+        let all = try await c.command("UID FETCH 1:* (FLAGS) (CHANGEDSINCE \(since))")
+        #expect(all.filter { $0.hasPrefix("* ") }.map { $0.split(separator: " ")[1] } == ["2", "5"], "\(all)")
+        #expect(all.allSatisfy { !$0.hasPrefix("* ") || ($0.contains("MODSEQ (") && $0.contains("\\Flagged")) })
+        let some = try await c.command("FETCH 3:6 (FLAGS) (CHANGEDSINCE \(since))")
+        #expect(some.filter { $0.hasPrefix("* ") }.map { $0.split(separator: " ")[1] } == ["5"], "\(some)")
+        let none = try await c.command("UID FETCH 1:* (FLAGS) (CHANGEDSINCE \(since + 100))")
+        #expect(none.count == 1 && none.last?.hasSuffix("OK UID FETCH completed") == true, "\(none)")
+    }
+
     @Test func wrongPasswordAndUnknownUserGetTheSameAnswer() async throws {
         let s = try await TestServer.start { $0.limits.authFailureDelayInitialMs = 10; $0.limits.authFailureDelayMaxMs = 20 }
         defer { Task { await s.stopAndRemove() } }
