@@ -68,6 +68,77 @@ struct SearchEvaluator {
     /// The bounds a message is parsed within (`mime.*`).
     let mimeLimits: MIMELimits
 
+    /// Sets given to the store as UID ranges; a set of more ranges is evaluated here.
+    static let maxFilterRanges = 500
+
+    /// `key` as a filter the store answers from its indexes, or nil when any part of it needs the message itself
+    /// (headers, text, sent dates) or names too many ranges.
+    func filter(_ key: SearchKey) -> MessageFilter? {
+        switch key {
+        case .all, .old: return .all
+        case .recent, .new: return MessageFilter.none
+        case .answered: return .hasFlags(.answered)
+        case .deleted: return .hasFlags(.deleted)
+        case .draft: return .hasFlags(.draft)
+        case .flagged: return .hasFlags(.flagged)
+        case .seen: return .hasFlags(.seen)
+        case .unanswered: return .not(.hasFlags(.answered))
+        case .undeleted: return .not(.hasFlags(.deleted))
+        case .undraft: return .not(.hasFlags(.draft))
+        case .unflagged: return .not(.hasFlags(.flagged))
+        case .unseen: return .not(.hasFlags(.seen))
+        case .keyword(let k): return .hasKeyword(k)
+        case .unkeyword(let k): return .not(.hasKeyword(k))
+        case .before(let d): return .receivedBefore(Self.start(of: Self.day(d)))
+        case .on(let d): return .and([.receivedSince(Self.start(of: Self.day(d))), .receivedBefore(Self.start(of: Self.day(d) + 1))])
+        case .since(let d): return .receivedSince(Self.start(of: Self.day(d)))
+        case .larger(let n): return .sizeAbove(Int64(clamping: n))
+        case .smaller(let n): return .sizeBelow(Int64(clamping: n))
+        case .modSeq(let n): return .modSeqAtLeast(n)
+        case .uid(let set): return uidRanges(set, sequence: false).map { .uids($0) }
+        case .sequence(let set): return uidRanges(set, sequence: true).map { .uids($0) }
+        case .not(let k): return filter(k).map { .not($0) }
+        case .or(let a, let b):
+            guard let fa = filter(a), let fb = filter(b) else { return nil }
+            return .or(fa, fb)
+        case .and(let keys):
+            var parts: [MessageFilter] = []
+            for k in keys {
+                guard let f = filter(k) else { return nil }
+                parts.append(f)
+            }
+            return .and(parts)
+        default:
+            return nil
+        }
+    }
+
+    /// A set as the UID ranges of the folder it names (a sequence set through the session's sequence-number map).
+    private func uidRanges(_ set: SequenceSet, sequence: Bool) -> [ClosedRange<UInt32>]? {
+        var ranges: [ClosedRange<UInt32>] = []
+        switch set {
+        case .lastSearchResult:
+            for uid in saved {
+                if let last = ranges.last, uid == last.upperBound &+ 1 {
+                    ranges[ranges.count - 1] = last.lowerBound...uid
+                } else {
+                    ranges.append(uid...uid)
+                }
+            }
+        case .ranges(let given) where sequence:
+            let count = UInt32(folder.count)
+            for r in SelectedFolder.merge(given.map { $0.resolved(last: count) }) where r.lowerBound <= count && count > 0 {
+                ranges.append(folder.uid(at: Int(r.lowerBound))...folder.uid(at: Int(min(r.upperBound, count))))
+            }
+        case .ranges(let given):
+            ranges = SelectedFolder.merge(given.map { $0.resolved(last: folder.maxUID) })
+        }
+        return ranges.count <= Self.maxFilterRanges ? ranges : nil
+    }
+
+    /// The instant a UTC day (days since 1970) begins.
+    static func start(of day: Int) -> Date { Date(timeIntervalSince1970: TimeInterval(day) * 86_400) }
+
     static func needsContent(_ key: SearchKey) -> Bool {
         switch key {
         case .bcc, .cc, .from, .to, .subject, .body, .text, .header, .sentBefore, .sentOn, .sentSince: return true

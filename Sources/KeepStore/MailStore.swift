@@ -314,6 +314,8 @@ public protocol MailStore: AnyObject, Sendable {
     /// that modseq learns that nothing changed without asking `changes`.
     func fetchWithModSeq(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws
         -> (messages: [MessageData], highestModSeq: UInt64?)
+    /// The messages of `folder` that `filter` matches (UID ≤ `maxUID`), ascending — answered by the store's indexes.
+    func search(user: String, folder: StoreID, filter: MessageFilter, maxUID: UInt32) async throws -> [MatchedMessage]
     /// The folder's messages changed after `modSeq` (CONDSTORE CHANGEDSINCE), found by modseq — the cost follows the
     /// changes, not the folder's size — with its HIGHESTMODSEQ read in the same transaction.
     func fetchChanged(user: String, folder: StoreID, since modSeq: UInt64, needs: FetchNeeds) async throws
