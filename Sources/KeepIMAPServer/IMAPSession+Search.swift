@@ -22,9 +22,16 @@ extension IMAPSession {
             return
         }
         let needsContent = SearchEvaluator.needsContent(request.key)
-        let all = folder.resolve(.ranges([SequenceRange(.number(1), .last)]), uid: false, saved: [])
         let evaluator = SearchEvaluator(folder: folder, saved: savedSearch, mimeLimits: MIMELimits(ctx.limits))
         var matches: [(msn: Int, uid: UInt32, modSeq: UInt64)] = []
+        // Keys on flags, keywords, numbers and dates are answered by the store's indexes; the rest read messages.
+        let filter = needsContent ? nil : evaluator.filter(request.key)
+        if let filter {
+            for hit in try await ctx.store.search(user: userName, folder: folder.id, filter: filter, maxUID: folder.maxUID) {
+                if let msn = folder.msn(of: hit.uid) { matches.append((msn, hit.uid, hit.modSeq)) }
+            }
+        }
+        let all = filter == nil ? folder.resolve(.ranges([SequenceRange(.number(1), .last)]), uid: false, saved: []) : []
         let needs: FetchNeeds = needsContent ? [.metadata, .raw] : .metadata
         let batchSize = Self.fetchBatch(needs)
         var start = 0

@@ -120,3 +120,28 @@ import Testing
         }
     }
 }
+
+/// `search` answers flag, keyword, UID and size filters from the table and its indexes.
+@Suite struct MessageFilterTests {
+    @Test func filtersMatchWhatTheRowsSay() async throws {
+        try await withUserStore { store, _ in
+            for i in 1...20 {
+                let flags = MessageFlags(system: i % 2 == 0 ? [.seen] : [], keywords: i % 5 == 0 ? ["Later"] : [])
+                _ = try await store.append(user: "alice", folder: "INBOX", message: sampleMessage("m\(i)", body: String(repeating: "y", count: i * 10)),
+                                           flags: flags, internalDate: nil, principal: .user("alice"))
+            }
+            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            func uids(_ f: MessageFilter, maxUID: UInt32 = 20) async throws -> [UInt32] {
+                try await store.search(user: "alice", folder: inbox, filter: f, maxUID: maxUID).map(\.uid)
+            }
+            #expect(try await uids(.not(.hasFlags(.seen))) == Array(stride(from: 1, through: 19, by: 2)))
+            #expect(try await uids(.hasKeyword("later")) == [5, 10, 15, 20])
+            #expect(try await uids(.and([.hasFlags(.seen), .not(.hasKeyword("LATER"))])) == [2, 4, 6, 8, 12, 14, 16, 18])
+            #expect(try await uids(.or(.uids([1...2]), .uids([19...30]))) == [1, 2, 19, 20])
+            #expect(try await uids(.hasKeyword("unknown")) == [])
+            #expect(try await uids(.all, maxUID: 3) == [1, 2, 3])
+            let sizes = try await store.fetch(user: "alice", folder: inbox, uids: Array(1...20), needs: .metadata).map(\.size)
+            #expect(try await uids(.sizeAbove(Int64(sizes[9]))) == Array(11...20))
+        }
+    }
+}
