@@ -82,28 +82,15 @@ enum MessageSQL {
                        modSeq: modseq)
     }
 
-    /// The base columns every message read starts with, at fixed positions: id (0), uid (1), flags (2), modseq (3)
-    /// and the keyword property ids as a comma-separated list (4), read in the same pass.
-    static let baseColumns = """
-        id, uid, flags, modseq, (SELECT group_concat(propid) FROM message_keywords WHERE message_id = messages.id)
-        """
-
-    /// The keyword property ids of a row read with `baseColumns`.
-    static func keywordIDs(of row: Row) -> [UInt16] {
-        guard let list = row[4] as String? else { return [] }
-        return list.split(separator: ",").compactMap { UInt16($0) }
-    }
-
-    /// The messages of a folder with the given UIDs (ascending), as `baseColumns` then `extraColumns`. A dense set
-    /// (most of a UID span, e.g. 1:*) is one range scan of the (folder, uid) index; a sparse one is looked up by IN
-    /// lists.
+    /// The messages of a folder with the given UIDs (ascending), as (id, uid, flags, modseq) then `extraColumns`,
+    /// for the write paths (the read paths use `MessageRecord`). A dense set is one range scan, a sparse one IN lists.
     static func messages(_ db: Database, folderID: Int64, uids: [UInt32], extraColumns: String = "") throws -> [Row] {
         let wanted = Set(uids)
         let sorted = wanted.sorted()
         guard let lowest = sorted.first, let highest = sorted.last else { return [] }
         if Int(highest - lowest) < sorted.count * 2 {
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT \(baseColumns)\(extraColumns) FROM messages
+                SELECT id, uid, flags, modseq\(extraColumns) FROM messages
                 WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid
                 """), arguments: [folderID, Int64(lowest), Int64(highest)])
             return rows.count == sorted.count ? rows : rows.filter { wanted.contains(UInt32(truncatingIfNeeded: $0[1] as Int64)) }
@@ -114,31 +101,11 @@ enum MessageSQL {
             var arguments: StatementArguments = [folderID]
             arguments += StatementArguments(chunk.map { Int64($0) })
             rows += try Row.fetchAll(db, sql: """
-                SELECT \(baseColumns)\(extraColumns) FROM messages
+                SELECT id, uid, flags, modseq\(extraColumns) FROM messages
                 WHERE folder_id = ? AND uid IN (\(marks)) ORDER BY uid
                 """, arguments: arguments)
         }
         return rows
-    }
-
-    /// The messages of a folder changed after `modSeq` (the (folder, modseq) index: cost by changes, not by
-    /// folder size), ascending by UID, as `baseColumns` then `extraColumns`.
-    static func messages(_ db: Database, folderID: Int64, changedSince modSeq: UInt64, extraColumns: String = "") throws -> [Row] {
-        try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT \(baseColumns)\(extraColumns) FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid
-            """), arguments: [folderID, Int64(clamping: modSeq)])
-    }
-
-    /// The summary of a row read with `baseColumns`.
-    static func summary(of row: Row, names: [UInt16: String]) -> MessageSummary {
-        summary(uid: row[1], flags: row[2], keywords: keywordIDs(of: row), modseq: UInt64(row[3] as Int64), names: names)
-    }
-
-    /// Names of the keywords of rows read with `baseColumns`.
-    static func keywordNames(_ db: Database, rows: [Row]) throws -> [UInt16: String] {
-        var ids = Set<UInt16>()
-        for row in rows where row[4] != nil { ids.formUnion(keywordIDs(of: row)) }
-        return ids.isEmpty ? [:] : try keywordNames(db, ids: ids)
     }
 }
 
@@ -147,9 +114,9 @@ extension SQLiteStore {
         return try await readMailbox(user: user) { db, resolved in
             let record = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
             let since = Int64(clamping: sinceModSeq)
-            let rows = try MessageSQL.messages(db, folderID: record.id, changedSince: sinceModSeq)
-            let names = try MessageSQL.keywordNames(db, rows: rows)
-            let changed = rows.map { MessageSQL.summary(of: $0, names: names) }
+            let records = try MessageRecord.read(db, folderID: record.id, changedSince: sinceModSeq, needs: .metadata)
+            let names = try MessageRecord.keywordNames(db, records)
+            let changed = records.map { $0.summary(names: names) }
             let expunged = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid
                 """), arguments: [record.id, since]).map { UInt32(truncatingIfNeeded: $0) }
@@ -165,45 +132,35 @@ extension SQLiteStore {
     public func fetchWithModSeq(user: String, folder: StoreID, uids: [UInt32], needs: FetchNeeds) async throws
         -> (messages: [MessageData], highestModSeq: UInt64?)
     {
-        try await read(user: user, folder: folder, needs: needs) { db, folderID, extra in
-            try MessageSQL.messages(db, folderID: folderID, uids: uids, extraColumns: extra)
+        try await read(user: user, folder: folder, needs: needs) { db, folderID in
+            try MessageRecord.read(db, folderID: folderID, uids: uids, needs: needs)
         }
     }
 
     public func fetchChanged(user: String, folder: StoreID, since modSeq: UInt64, needs: FetchNeeds) async throws
         -> (messages: [MessageData], highestModSeq: UInt64?)
     {
-        try await read(user: user, folder: folder, needs: needs) { db, folderID, extra in
-            try MessageSQL.messages(db, folderID: folderID, changedSince: modSeq, extraColumns: extra)
+        try await read(user: user, folder: folder, needs: needs) { db, folderID in
+            try MessageRecord.read(db, folderID: folderID, changedSince: modSeq, needs: needs)
         }
     }
 
-    /// Reads the messages `rows` selects (given the folder's row id and the extra columns `needs` asks for) as
-    /// `MessageData`, with the folder's HIGHESTMODSEQ, in one read transaction.
+    /// Reads the messages `select` picks (given the folder's row id) as `MessageData`, with the folder's
+    /// HIGHESTMODSEQ, in one read transaction.
     private func read(user: String, folder: StoreID, needs: FetchNeeds,
-                      rows select: @escaping @Sendable (Database, Int64, String) throws -> [Row]) async throws
+                      rows select: @escaping @Sendable (Database, Int64) throws -> [MessageRecord]) async throws
         -> (messages: [MessageData], highestModSeq: UInt64?)
     {
-        var columns = ", internal_date, size"
-        if needs.contains(.envelope) { columns += ", envelope" }
-        if needs.contains(.bodyStructure) { columns += ", bodystructure, body" }
-        if needs.contains(.raw) { columns += ", body_id" }
-        let extra = columns
-        return try await readMailbox(user: user) { db, resolved in
-            let record = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
-            let rows = try select(db, record.id, extra)
-            let names = try MessageSQL.keywordNames(db, rows: rows)
-            let messages = try rows.map { row in
-                let summary = MessageSQL.summary(of: row, names: names)
+        try await readMailbox(user: user) { db, resolved in
+            let folderRecord = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
+            let records = try select(db, folderRecord.id)
+            let names = try MessageRecord.keywordNames(db, records)
+            let messages = try records.map { record in
+                let summary = record.summary(names: names)
                 var data = MessageData(uid: summary.uid, flags: summary.flags, modSeq: summary.modSeq,
-                                       internalDate: Date(timeIntervalSince1970: row[5]), size: row[6])
-                if needs.contains(.envelope) { data.envelope = (row["envelope"] as Data?).map { [UInt8]($0) } }
-                if needs.contains(.bodyStructure) {
-                    data.bodyStructure = (row["bodystructure"] as Data?).map { [UInt8]($0) }
-                    data.body = (row["body"] as Data?).map { [UInt8]($0) }
-                }
-                if needs.contains(.raw) {
-                    let bodyID: Int64 = row["body_id"]
+                                       internalDate: Date(timeIntervalSince1970: record.internalDate), size: record.size,
+                                       envelope: record.envelope, bodyStructure: record.bodyStructure, body: record.body)
+                if let bodyID = record.bodyID {
                     guard let bytes = try Data.fetchOne(db.cachedStatement(sql: "SELECT data FROM bodies WHERE id = ?"),
                                                         arguments: [bodyID])
                     else { throw StoreError.corrupt("message \(summary.uid) has no body") }
@@ -211,7 +168,7 @@ extension SQLiteStore {
                 }
                 return data
             }
-            return (messages, record.highestModSeq)
+            return (messages, folderRecord.highestModSeq)
         }
     }
 

@@ -12,11 +12,13 @@ extension SQLiteStore {
             let record = try MailboxSQL.requireFolder(db, owner: resolved.owner, id: folder)
             var arguments: StatementArguments = [record.id, Int64(maxUID)]
             let condition = try MessageFilterSQL.condition(filter, db: db, arguments: &arguments)
-            return try Row.fetchAll(db, sql: """
+            var matched: [MatchedMessage] = []
+            try db.makeStatement(sql: """
                 SELECT uid, modseq FROM messages WHERE folder_id = ? AND uid <= ? AND \(condition) ORDER BY uid
-                """, arguments: arguments).map {
-                MatchedMessage(uid: UInt32(truncatingIfNeeded: $0[0] as Int64), modSeq: UInt64($0[1] as Int64))
+                """).forEachRawRow(arguments: arguments) { row in
+                matched.append(MatchedMessage(uid: UInt32(truncatingIfNeeded: row.int64(0)), modSeq: UInt64(bitPattern: row.int64(1))))
             }
+            return matched
         }
     }
 }
