@@ -4,9 +4,11 @@
 # runs every scenario against both, prints medians and Keep/Dovecot ratios, and rewrites the results section of
 # BENCHMARKS.md. Starts and stops only its own processes, by pid; binds only 127.0.0.1.
 #
-# Environment: PAIRS (default 3), MIX_SECONDS (20), IDLE_COUNTS (1000,10000), DOVECOT_IDLE_COUNTS (1000), IDLE_PAIRS (1), BIGBOX_MESSAGES (100000),
-# BIGBOX_PAIRS (1), HOSTILE_PAIRS (1), KEEP_BIN/KEEP_BENCH_BIN (skip the build), KEEP_COMPARE_DIR (reuse a work folder: mailboxes
-# stay filled), KEEP_RESULTS=1 (with KEEP_COMPARE_DIR: add to the figures collected before),
+# Environment: PAIRS (default 3), MIX_SECONDS (20), IDLE_COUNTS (1000,10000), DOVECOT_IDLE_COUNTS (1000), IDLE_PAIRS (1),
+# BIGBOX_MESSAGES (mailbox sizes, default 10000,100000,1000000; e.g. 10000,100000 for a quicker run; filled by
+# `keep mailbox import` and `doveadm import`), BIGBOX_PAIRS (1), HOSTILE_PAIRS (1), KEEP_BIN/KEEP_BENCH_BIN (skip the
+# build), KEEP_COMPARE_DIR (reuse a work folder: mailboxes stay filled), KEEP_RESULTS=1 (with KEEP_COMPARE_DIR: add to
+# the figures collected before), BENCHMARKS_MD (the file whose results section is rewritten; default BENCHMARKS.md),
 # SCENARIOS (default "mix ping lmtp flood idle bigbox hostile"; ping includes the pipelined NOOPs, pipe50.*, and flood
 # the logged-in flood, flood_login.*), KEEP_COMMIT (the commit KEEP_BIN was built from, for the
 # results header; default HEAD).
@@ -21,7 +23,7 @@ IDLE_PAIRS=${IDLE_PAIRS:-1}
 # Dovecot runs one imap process per connection: 10,000 of them would take ~10 GB on a shared machine, so by default
 # it is measured at 1,000 only (set DOVECOT_IDLE_COUNTS=1000,10000 on a machine of your own).
 DOVECOT_IDLE_COUNTS=${DOVECOT_IDLE_COUNTS:-1000}
-BIGBOX_MESSAGES=${BIGBOX_MESSAGES:-100000}
+BIGBOX_MESSAGES=${BIGBOX_MESSAGES:-10000,100000,1000000}
 BIGBOX_PAIRS=${BIGBOX_PAIRS:-1}
 HOSTILE_PAIRS=${HOSTILE_PAIRS:-1}
 SCENARIOS=${SCENARIOS:-mix ping lmtp flood idle bigbox hostile}
@@ -169,9 +171,10 @@ bench() {
         dovecot) imap=$DOVECOT_IMAP lmtp=$DOVECOT_LMTP pid=$DOVECOT_PID ;;
         floor) imap=$FLOOR_IMAP lmtp=127.0.0.1:1 pid=$FLOOR_PID ;;
     esac
-    local out="$W/results/$server.$name.$pair.txt"
+    local out="$W/results/$server.$name.$pair.txt" limit=3600
+    [[ $name == bigbox ]] && limit=21600  # a first fill of 1,000,000 messages
     echo "=== pair $pair: $name on $server"
-    if ! timeout 3600 "$KEEP_BENCH_BIN" "$@" --imap "$imap" --lmtp "$lmtp" --password "$BENCH_PASSWORD" \
+    if ! timeout "$limit" "$KEEP_BENCH_BIN" "$@" --imap "$imap" --lmtp "$lmtp" --password "$BENCH_PASSWORD" \
         --server-pid "$pid" --label "${server%-noban}" > "$out" 2>&1; then
         echo "!!! $name on $server failed (see $out)"
     fi
@@ -204,11 +207,29 @@ for ((pair = 1; pair <= IDLE_PAIRS; pair++)); do
         has idle && bench "$server" "$pair" idle idle --connections "$counts"
     done
 done
+# bigbox: each size its own mailbox (bigbox-N of u1), filled by the servers' own import tools from generated folders
+# under $W/fill (kept filled in a reused KEEP_COMPARE_DIR; each run expunges 10,000 and the next refills them).
+mkdir -p "$W/fill"
 for ((pair = 1; pair <= BIGBOX_PAIRS; pair++)); do
     for server in keep dovecot; do
-        has bigbox && bench "$server" "$pair" bigbox bigbox --messages "$BIGBOX_MESSAGES"
+        fill=(--keep-bin "$KEEP_BIN" --keep-data "$W/keep")
+        [[ $server == dovecot ]] && fill=(--doveadm-config "$D/dovecot.conf")
+        has bigbox && bench "$server" "$pair" bigbox bigbox --messages "$BIGBOX_MESSAGES" --fill-dir "$W/fill" "${fill[@]}"
     done
 done
+if has bigbox; then
+    # The plot (bench/bigbox.png): per command, time against mailbox size, Keep and Dovecot. matplotlib from Debian
+    # (python3-matplotlib, for /usr/bin/python3) when no python3 on the PATH has it.
+    PLOT_PYTHON=python3
+    if ! python3 -c 'import matplotlib' 2>/dev/null; then
+        PLOT_PYTHON=/usr/bin/python3
+        "$PLOT_PYTHON" -c 'import matplotlib' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq python3-matplotlib >/dev/null; } || true
+    fi
+    "$PLOT_PYTHON" "$ROOT/bench/plot_bigbox.py" "$W/results/all.tsv" "$ROOT/bench/bigbox.png" \
+        --title "bigbox, Keep ${KEEP_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')} vs Dovecot $(dovecot --version | cut -d' ' -f1): p50 per command" \
+        || echo "!!! plot_bigbox.py failed"
+fi
 # hostile: each attack class of issue 8 at the advisories' sizes (partial lines on 1,000 connections, 2,000 held
 # connections: Dovecot's login processes may take ~1 GB here) while a legit client reads and logs in.
 for ((pair = 1; pair <= HOSTILE_PAIRS; pair++)); do
@@ -219,7 +240,7 @@ done
 
 # --- Summary: medians per figure and Keep/Dovecot; BENCHMARKS.md results section.
 MACHINE="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -g | awk '/Mem:/ { print $2 " GiB RAM" }'); $(uname -srvmo)"
-python3 "$ROOT/bench/summarize.py" "$W/results/all.tsv" "$ROOT/BENCHMARKS.md" \
+python3 "$ROOT/bench/summarize.py" "$W/results/all.tsv" "${BENCHMARKS_MD:-$ROOT/BENCHMARKS.md}" \
     --machine "$MACHINE" --dovecot "$(dovecot --version)" --keep-commit "${KEEP_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')}" \
     --pairs "$PAIRS" --mix-seconds "$MIX_SECONDS" --idle-counts "$IDLE_COUNTS" --bigbox-messages "$BIGBOX_MESSAGES"
-echo "results: $W/results (raw runs), BENCHMARKS.md updated"
+echo "results: $W/results (raw runs), ${BENCHMARKS_MD:-BENCHMARKS.md} updated"

@@ -45,7 +45,8 @@ run flood flood "${COMMON[@]}"
 run flood-login flood "${COMMON[@]}" --flood-login --metric-prefix flood_login --flood-users 10
 run lmtp lmtp "${COMMON[@]}" --sessions 4
 run idle idle "${COMMON[@]}" --users 10
-run bigbox bigbox "${COMMON[@]}"
+# 2,000 messages, filled by `keep mailbox import` (the fast fill compare.sh uses).
+run bigbox bigbox "${COMMON[@]}" --keep-bin "$KEEP_BIN" --keep-data "$WORK/data" --fill-dir "$WORK"
 run hostile hostile "${COMMON[@]}"
 
 "$KEEP_BENCH_BIN" floor-server --port 0 --lifetime 120 2> "$WORK/floor.log" &

@@ -10,20 +10,21 @@ import datetime
 import re
 import statistics
 
-LOWER_IS_BETTER = {"ms", "MiB", "KiB", "count", "fraction", "x", "s"}
+LOWER_IS_BETTER = {"ms", "MiB", "KiB", "count", "fraction", "x", "s", "us/msg"}
 
 # kind: "ratio" compares Keep/Dovecot, "abs" Keep's own value, "floor" Keep/floor (Dovecot/floor shown beside it),
 # "reset" the flooder resets of a phase (key `PREFIX.kK`): every flooder connection ended by the server
-# (`never_reset` = 0) and the slowest after less than `threshold` ms (`time_to_reset_max_ms`). Optional targets get a
-# row only when Keep or Dovecot measured them.
-Target = collections.namedtuple("Target", "label key kind op threshold optional", defaults=(False,))
+# (`never_reset` = 0) and the slowest after less than `threshold` ms (`time_to_reset_max_ms`), "growth" a server's
+# own figure `key` over its figure `base` (the same command at another mailbox size). Optional targets get a row only
+# when Keep or Dovecot measured them.
+Target = collections.namedtuple("Target", "label key kind op threshold optional base", defaults=(False, None))
 TARGETS = [
     Target("mix at 10 clients ≥ 1.5× Dovecot", "mix10.total.ops_per_s", "ratio", ">=", 1.5),
     Target("mix at 50 clients ≥ 1.5× Dovecot", "mix50.total.ops_per_s", "ratio", ">=", 1.5),
     Target("idle ≤ 50 KiB per connection (1,000)", "idle.c1000.kib_per_connection", "abs", "<=", 50),
     Target("idle ≤ 50 KiB per connection (10,000)", "idle.c10000.kib_per_connection", "abs", "<=", 50),
     Target("lmtp deliveries/s ≥ Dovecot", "lmtp.DELIVERY.ops_per_s", "ratio", ">=", 1.0),
-    Target("bigbox SELECT < 50 ms", "bigbox.SELECT.p50_ms", "abs", "<", 50),
+    Target("bigbox SELECT < 50 ms (one size)", "bigbox.SELECT.p50_ms", "abs", "<", 50, True),
     Target("pipelined NOOPs (10 connections × 50 per write) ≥ 0.5 of the floor", "pipe50.NOOP.ops_per_s", "floor", ">=", 0.5),
     Target("50 flooders: new greeting+LOGIN < 50 ms (p50)", "flood.k50.login_p50_ms", "abs", "<", 50),
     Target("50 flooders: new greeting+LOGIN < 50 ms (max)", "flood.k50.login_max_ms", "abs", "<", 50),
@@ -47,6 +48,22 @@ HOSTILE_CASES = ["partial-line", "many-literals", "address-headers", "huge-heade
 TARGETS += [Target(f"hostile {c}: legit p99 < 1 s", f"hostile.{c}.legit_p99_ms", "abs", "<", 1000) for c in HOSTILE_CASES]
 TARGETS += [Target(f"hostile {c}: memory growth < 64 MB", f"hostile.{c}.mem_growth_mb", "abs", "<", 64) for c in HOSTILE_CASES]
 TARGETS += [Target("hostile: acknowledged messages lost = 0", "hostile.lost_messages", "abs", "<=", 0)]
+# Issue 14, bigbox at 10,000 / 100,000 / 1,000,000 messages (rows when those sizes were measured).
+BIG, SMALL, MID = "bigbox.n1000000", "bigbox.n10000", "bigbox.n100000"
+TARGETS += [
+    Target(f"bigbox {c} flat: p50 at 1M ≤ 2× at 10k", f"{BIG}.{c}.p50_ms", "growth", "<=", 2, True, f"{SMALL}.{c}.p50_ms")
+    for c in ["SELECT", "STATUS"]
+]
+TARGETS += [Target("bigbox SELECT ≤ 50 ms at 1M", f"{BIG}.SELECT.p50_ms", "abs", "<=", 50, True)]
+for c in ["FETCH_FLAGS", "UID_SEARCH", "SEARCH_HEADER"]:
+    TARGETS += [
+        Target(f"bigbox {c} per message: 1M ≤ 1.2× 10k", f"{BIG}.{c}.us_per_msg", "growth", "<=", 1.2, True, f"{SMALL}.{c}.us_per_msg"),
+        Target(f"bigbox {c} per message ≤ Dovecot at 100k", f"{MID}.{c}.us_per_msg", "ratio", "<=", 1.0, True),
+    ]
+TARGETS += [
+    Target("bigbox CHANGEDSINCE (10 changed) ≤ 5 ms at 1M", f"{BIG}.CHANGEDSINCE.p50_ms", "abs", "<=", 5, True),
+    Target("bigbox EXPUNGE of 10,000 ≤ 1 s at 1M", f"{BIG}.EXPUNGE.p50_ms", "abs", "<=", 1000, True),
+]
 OPS = {"<": lambda v, t: v < t, "<=": lambda v, t: v <= t, ">=": lambda v, t: v >= t}
 
 
@@ -137,6 +154,18 @@ def main():
                 met = ("yes" if ok else "**no**") + f" (max {fmt(k_max)} ms, {fmt_count(k_never)} never reset)"
             figure = f"`{t.key}.time_to_reset_max_ms`, `never_reset`"
             return f"| {t.label} | {figure} | {shown['keep']} | {shown['dovecot']} | {met} |"
+        if t.kind == "growth":
+            growth = {}
+            for server in ("keep", "dovecot"):
+                hi, lo = med(server, t.key), med(server, t.base)
+                growth[server] = (hi / lo) if (hi is not None and lo) else None
+            if t.optional and growth["keep"] is None and growth["dovecot"] is None:
+                return None
+            shown = {server: "—" if g is None else f"{fmt(g)}× ({fmt(med(server, t.key))} / {fmt(med(server, t.base))})"
+                     for server, g in growth.items()}
+            g = growth["keep"]
+            met = "not measured" if g is None else ("yes" if OPS[t.op](g, t.threshold) else "**no**") + f" ({fmt(g)}×)"
+            return f"| {t.label} | `{t.key}` / `{t.base}` | {shown['keep']} | {shown['dovecot']} | {met} |"
         k, d, f = med("keep", t.key), med("dovecot", t.key), med("floor", t.key)
         if t.optional and k is None and d is None:
             return None
