@@ -9,6 +9,7 @@ extension IMAPSession {
     /// (memory), many when only what the index holds is (one trip per 4,096 messages for FLAGS).
     static func fetchBatch(_ needs: FetchNeeds) -> Int {
         if needs.contains(.raw) { return 64 }
+        if needs.contains(.header) { return 256 }
         return needs.isSubset(of: .metadata) ? 4_096 : 1_024
     }
 
@@ -81,9 +82,12 @@ extension IMAPSession {
                     }
                 }
             }
-            let msnByUID = Dictionary(batch.map { ($0.uid, $0.msn) }, uniquingKeysWith: { a, _ in a })
+            // Both ascending by UID: walk them side by side.
+            var pair = batch.startIndex
             for message in data {
-                guard let msn = msnByUID[message.uid] else { continue }
+                while pair < batch.endIndex, batch[pair].uid < message.uid { pair += 1 }
+                guard pair < batch.endIndex, batch[pair].uid == message.uid else { continue }
+                let msn = batch[pair].msn
                 var items = fetchItems(message, attributes: attributes)
                 if flagsChanged.contains(message.uid) && !attributes.contains(.flags) {
                     items.append(.flags(Self.wireFlags(message.flags)))

@@ -32,7 +32,9 @@ extension IMAPSession {
             }
         }
         let all = filter == nil ? folder.resolve(.ranges([SequenceRange(.number(1), .last)]), uid: false, saved: []) : []
-        let needs: FetchNeeds = needsContent ? [.metadata, .raw] : .metadata
+        // Keys on the header section read only that; keys on the body read the whole message.
+        let needs: FetchNeeds = !needsContent ? .metadata
+            : SearchEvaluator.needsBody(request.key) ? [.metadata, .raw] : [.metadata, .header]
         let batchSize = Self.fetchBatch(needs)
         var start = 0
         while start < all.count {
@@ -146,6 +148,17 @@ struct SearchEvaluator {
     /// The instant a UTC day (days since 1970) begins.
     static func start(of day: Int) -> Date { Date(timeIntervalSince1970: TimeInterval(day) * 86_400) }
 
+    /// Whether `key` looks into the body (BODY, TEXT), not only the header section.
+    static func needsBody(_ key: SearchKey) -> Bool {
+        switch key {
+        case .body, .text: return true
+        case .not(let k): return needsBody(k)
+        case .or(let a, let b): return needsBody(a) || needsBody(b)
+        case .and(let ks): return ks.contains(where: needsBody)
+        default: return false
+        }
+    }
+
     static func needsContent(_ key: SearchKey) -> Bool {
         switch key {
         case .bcc, .cc, .from, .to, .subject, .body, .text, .header, .sentBefore, .sentOn, .sentSince: return true
@@ -174,7 +187,7 @@ struct SearchEvaluator {
     private func evaluate(_ key: SearchKey, _ m: MessageData, _ msn: Int, _ parsed: inout MIMEMessage?) -> Bool {
         func mime() -> MIMEMessage {
             if let parsed { return parsed }
-            let p = MIMEMessage(parsing: m.raw ?? [], limits: mimeLimits)
+            let p = MIMEMessage(parsing: m.raw ?? m.header ?? [], limits: mimeLimits)
             parsed = p
             return p
         }

@@ -149,6 +149,8 @@ public struct FetchNeeds: OptionSet, Sendable, Hashable {
     public static let bodyStructure = FetchNeeds(rawValue: 1 << 2)
     /// The message bytes, byte-exact as delivered.
     public static let raw = FetchNeeds(rawValue: 1 << 3)
+    /// The header section's bytes only (through the blank line), read without reading the body.
+    public static let header = FetchNeeds(rawValue: 1 << 4)
 }
 
 /// One fetched message. Fields not asked for in `FetchNeeds` are nil.
@@ -166,6 +168,8 @@ public struct MessageData: Sendable {
     public var body: [UInt8]?
     /// The message bytes.
     public var raw: [UInt8]?
+    /// The header section's bytes, when `FetchNeeds.header` was asked for.
+    public var header: [UInt8]?
     public init(uid: UInt32, flags: MessageFlags, modSeq: UInt64, internalDate: Date, size: Int,
                 envelope: [UInt8]? = nil, bodyStructure: [UInt8]? = nil, body: [UInt8]? = nil, raw: [UInt8]? = nil) {
         self.uid = uid; self.flags = flags; self.modSeq = modSeq; self.internalDate = internalDate; self.size = size

@@ -22,7 +22,7 @@ struct MessageRecord {
             """
         if needs.contains(.envelope) { columns += ", envelope" }
         if needs.contains(.bodyStructure) { columns += ", bodystructure, body" }
-        if needs.contains(.raw) { columns += ", body_id" }
+        if !needs.isDisjoint(with: [.raw, .header]) { columns += ", body_id" }
         return columns
     }
 
@@ -43,13 +43,15 @@ struct MessageRecord {
             body = row.bytes(next + 1)
             next += 2
         }
-        if needs.contains(.raw) { bodyID = row.int64(next) }
+        if !needs.isDisjoint(with: [.raw, .header]) { bodyID = row.int64(next) }
     }
 
     /// The messages of a folder with the given UIDs, ascending: a dense set (most of its UID span, e.g. 1:*) is one
     /// range scan of the (folder, uid) index, a sparse one IN lists.
     static func read(_ db: Database, folderID: Int64, uids: [UInt32], needs: FetchNeeds) throws -> [MessageRecord] {
-        let sorted = Set(uids).sorted()
+        // Sessions ask in ascending order without repeats: sort only what is not.
+        let ascending = zip(uids, uids.dropFirst()).allSatisfy { $0 < $1 }
+        let sorted = ascending ? uids : Set(uids).sorted()
         guard let lowest = sorted.first, let highest = sorted.last else { return [] }
         var records: [MessageRecord] = []
         records.reserveCapacity(sorted.count)

@@ -60,3 +60,47 @@ extension Statement {
         }
     }
 }
+
+extension Database {
+    /// The first bytes of a BLOB, through the end of a message's header section (the first empty line), read in
+    /// steps with SQLite's incremental blob I/O so that a body behind it is not read; the whole BLOB when it has no
+    /// empty line. Nil when the row does not exist.
+    func headerPrefix(ofBlobIn table: String, column: String, rowID: Int64) throws -> [UInt8]? {
+        var blob: OpaquePointer?
+        guard sqlite3_blob_open(sqliteConnection, "main", table, column, rowID, 0, &blob) == SQLITE_OK, let blob else {
+            return nil
+        }
+        defer { sqlite3_blob_close(blob) }
+        let total = Int(sqlite3_blob_bytes(blob))
+        var bytes: [UInt8] = []
+        var step = 4_096
+        while bytes.count < total {
+            let take = min(step, total - bytes.count)
+            let start = bytes.count
+            bytes.append(contentsOf: repeatElement(0, count: take))
+            let code = bytes.withUnsafeMutableBytes { raw in
+                sqlite3_blob_read(blob, raw.baseAddress! + start, CInt(take), CInt(start))
+            }
+            guard code == SQLITE_OK else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "reading \(table).\(column) \(rowID)")
+            }
+            // Look for the empty line from a little before this step (it may straddle the steps).
+            if let end = Self.headerEnd(bytes, from: max(0, start - 3)) { return Array(bytes[..<end]) }
+            step = min(step * 4, 1 << 20)
+        }
+        return bytes
+    }
+
+    /// The index just past the first empty line (CRLF CRLF or LF LF) at or after `from`.
+    private static func headerEnd(_ bytes: [UInt8], from: Int) -> Int? {
+        var i = from
+        while i + 1 < bytes.count {
+            if bytes[i] == 10 {
+                if bytes[i + 1] == 10 { return i + 2 }
+                if bytes[i + 1] == 13, i + 2 < bytes.count, bytes[i + 2] == 10 { return i + 3 }
+            }
+            i += 1
+        }
+        return nil
+    }
+}

@@ -160,11 +160,15 @@ extension SQLiteStore {
                 var data = MessageData(uid: summary.uid, flags: summary.flags, modSeq: summary.modSeq,
                                        internalDate: Date(timeIntervalSince1970: record.internalDate), size: record.size,
                                        envelope: record.envelope, bodyStructure: record.bodyStructure, body: record.body)
-                if let bodyID = record.bodyID {
+                if let bodyID = record.bodyID, needs.contains(.raw) {
                     guard let bytes = try Data.fetchOne(db.cachedStatement(sql: "SELECT data FROM bodies WHERE id = ?"),
                                                         arguments: [bodyID])
                     else { throw StoreError.corrupt("message \(summary.uid) has no body") }
                     data.raw = [UInt8](bytes)
+                } else if let bodyID = record.bodyID, needs.contains(.header) {
+                    guard let header = try db.headerPrefix(ofBlobIn: "bodies", column: "data", rowID: bodyID)
+                    else { throw StoreError.corrupt("message \(summary.uid) has no body") }
+                    data.header = header
                 }
                 return data
             }

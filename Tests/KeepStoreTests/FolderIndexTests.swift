@@ -145,3 +145,26 @@ import Testing
         }
     }
 }
+
+/// `FetchNeeds.header` reads the header section alone, wherever its empty line falls.
+@Suite struct HeaderReadTests {
+    @Test(arguments: [10, 4_090, 4_094, 4_095, 20_000])
+    func theHeaderSectionIsReadThroughItsEmptyLineAndNoFurther(padding: Int) async throws {
+        try await withUserStore { store, _ in
+            let header = "Subject: s\r\nX-Pad: " + String(repeating: "p", count: padding) + "\r\n\r\n"
+            let message = Array((header + String(repeating: "body line\r\n", count: 1_000)).utf8)
+            _ = try await store.append(user: "alice", folder: "INBOX", message: message, flags: MessageFlags(),
+                                       internalDate: nil, principal: .user("alice"))
+            let bare = Array("Subject: only a header\n".utf8)
+            _ = try await store.append(user: "alice", folder: "INBOX", message: bare, flags: MessageFlags(),
+                                       internalDate: nil, principal: .user("alice"))
+            let lf = Array("Subject: lf\n\nbody\n".utf8)
+            _ = try await store.append(user: "alice", folder: "INBOX", message: lf, flags: MessageFlags(),
+                                       internalDate: nil, principal: .user("alice"))
+            let inbox = try await store.openFolder(user: "alice", name: "INBOX").folder.id
+            let read = try await store.fetch(user: "alice", folder: inbox, uids: [1, 2, 3], needs: [.metadata, .header])
+            #expect(read.map(\.header) == [Array(header.utf8), bare, Array("Subject: lf\n\n".utf8)])
+            #expect(read.allSatisfy { $0.raw == nil })
+        }
+    }
+}
