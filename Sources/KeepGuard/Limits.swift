@@ -65,6 +65,7 @@ public struct Limits: Sendable, Hashable {
     public var provenReaderBytes = 1 << 20
     public var commandsPerTurn = 256
     public var storeBusyTimeoutMs = 10_000
+    public var secureDelete = 0
     public var eventFoldIntervalMs = 60_000
     // MIME parsing (indexing at delivery, FETCH sections, SEARCH)
     public var mimeMaxDepth = 32
@@ -217,6 +218,8 @@ public struct Limits: Sendable, Hashable {
                 doc: "Commands one connection runs on its event loop before the loop's other connections and timers get a turn: a deep pipeline is served in slices, so it cannot hold the loop for long."),
         Setting(key: "server.store_busy_timeout_ms", keyPath: \.storeBusyTimeoutMs, range: 0...600_000, unit: "milliseconds",
                 doc: "How long a store write waits for another process (e.g. the keep CLI) holding a database's write lock before it fails."),
+        Setting(key: "server.secure_delete", keyPath: \.secureDelete, range: 0...1, unit: "(0 off, 1 on)",
+                doc: "1: deleted mail is overwritten with zeros in the database file as it is deleted (SQLite secure_delete: each EXPUNGE writes the messages again, and nothing can be deleted on a full disk); 0: its pages are freed and reused, and compaction or VACUUM clears them."),
         Setting(key: "server.event_fold_interval_ms", keyPath: \.eventFoldIntervalMs, range: 0...3_600_000, unit: "milliseconds",
                 doc: "An event identical to the previous one (same id, database and user) within this long is folded into it (its repeat count grows) instead of written again."),
     ]

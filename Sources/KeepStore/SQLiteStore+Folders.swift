@@ -241,7 +241,7 @@ extension SQLiteStore {
                 try db.execute(sql: "UPDATE messages SET folder_id = ?, modseq = ? WHERE folder_id = ?",
                                arguments: [destination.id, Int64(modseq), folder.id])
                 for uid in uids {
-                    try db.execute(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)",
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)").execute(
                                    arguments: [folder.id, uid, Int64(modseq)])
                 }
                 return [folder.notice]

@@ -255,15 +255,15 @@ extension SQLiteStore {
                     guard newSystem != oldSystem || newKeywords != oldKeywords else { continue }
                     let newModSeq = try modseq ?? MailboxSQL.bumpModSeq(db, folder: &record)
                     modseq = newModSeq
-                    try db.execute(sql: "UPDATE messages SET flags = ?, modseq = ? WHERE id = ?",
-                                   arguments: [newSystem.rawValue, Int64(newModSeq), id])
+                    try db.cachedStatement(sql: "UPDATE messages SET flags = ?, modseq = ? WHERE id = ?")
+                        .execute(arguments: [newSystem.rawValue, Int64(newModSeq), id])
                     for removed in oldKeywords.subtracting(newKeywords) {
-                        try db.execute(sql: "DELETE FROM message_keywords WHERE message_id = ? AND propid = ?",
-                                       arguments: [id, Int64(removed)])
+                        try db.cachedStatement(sql: "DELETE FROM message_keywords WHERE message_id = ? AND propid = ?")
+                            .execute(arguments: [id, Int64(removed)])
                     }
                     for added in newKeywords.subtracting(oldKeywords) {
-                        try db.execute(sql: "INSERT INTO message_keywords(message_id, propid) VALUES (?, ?)",
-                                       arguments: [id, Int64(added)])
+                        try db.cachedStatement(sql: "INSERT INTO message_keywords(message_id, propid) VALUES (?, ?)")
+                            .execute(arguments: [id, Int64(added)])
                     }
                     updated.append((uid, newSystem.rawValue, newKeywords.sorted()))
                 }
@@ -314,8 +314,8 @@ extension SQLiteStore {
             let id: Int64 = row["id"]
             let uid: Int64 = row["uid"]
             try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ?").execute(arguments: [id])
-            try db.execute(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)",
-                           arguments: [folderID, uid, Int64(modseq)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)")
+                .execute(arguments: [folderID, uid, Int64(modseq)])
         }
     }
 
@@ -353,9 +353,9 @@ extension SQLiteStore {
                     let id: Int64 = row["id"]
                     let uid: Int64 = row["uid"]
                     let newUID = firstUID + UInt32(offset)
-                    try db.execute(sql: "UPDATE messages SET folder_id = ?, uid = ?, modseq = ? WHERE id = ?",
+                    try db.cachedStatement(sql: "UPDATE messages SET folder_id = ?, uid = ?, modseq = ? WHERE id = ?").execute(
                                    arguments: [dest.id, Int64(newUID), Int64(destModSeq), id])
-                    try db.execute(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)",
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)").execute(
                                    arguments: [source.id, uid, Int64(sourceModSeq)])
                     mapping.append((UInt32(truncatingIfNeeded: uid), newUID))
                 }
