@@ -25,11 +25,7 @@ import Testing
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
         let c = try await s.login()
-        for i in 1...6 {
-            let m = "Subject: m\(i)\r\n\r\nbody\r\n"
-            try await c.send("a\(i) APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
-            _ = try await c.readUntilTagged("a\(i)")
-        }
+        for i in 1...6 { try await c.append("Subject: m\(i)\r\n\r\nbody\r\n") }
         let selected = try await c.command("SELECT INBOX (CONDSTORE)")
         let line = try #require(selected.first { $0.contains("HIGHESTMODSEQ") })
         let since = try #require(UInt64(line.split(separator: " ")[3].trimmingCharacters(in: CharacterSet(charactersIn: "]"))))

@@ -30,11 +30,7 @@ import Testing
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
         let c = try await s.login()
-        for i in 1...10 {
-            let m = "Subject: m\(i)\r\n\r\nbody \(i)\r\n"
-            try await c.send("a\(i) APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
-            _ = try await c.readUntilTagged("a\(i)")
-        }
+        for i in 1...10 { try await c.append("Subject: m\(i)\r\n\r\nbody \(i)\r\n") }
         _ = try await c.command("SELECT INBOX")
         let sending = Task {
             try await c.sendWhileReading(Self.pipeline(2_500, prefix: "f") { "UID FETCH \($0 % 10 + 1) (FLAGS)" })
@@ -91,9 +87,7 @@ import Testing
         let s = try await TestServer.start { $0.limits.imapMaxOutputBuffer = 16_384 }
         defer { Task { await s.stopAndRemove() } }
         let c = try await s.login()
-        let body = "Subject: slow\r\n\r\n" + String(repeating: "a line of a message read slowly\r\n", count: 120)
-        try await c.send("a APPEND INBOX {\(body.utf8.count)+}\r\n\(body)\r\n")
-        _ = try await c.readUntilTagged("a")
+        try await c.append("Subject: slow\r\n\r\n" + String(repeating: "a line of a message read slowly\r\n", count: 120))
         _ = try await c.command("SELECT INBOX")
         c.readThrottle = (16_384, 0.05)
         let sending = Task { try await c.sendWhileReading(Self.pipeline(300, prefix: "s") { _ in "FETCH 1 BODY.PEEK[]" }) }

@@ -24,9 +24,8 @@ import Testing
             let day = 1 + (i * 7) % 28
             let body = "Subject: m\(i)\r\n\r\n" + String(repeating: "x", count: i * 37)
             let date = String(format: "%02d-Nov-2026 12:00:00 +0000", day)
-            try await c.send("a\(i) APPEND INBOX (\(flags.joined(separator: " "))) \"\(date)\" {\(body.utf8.count)+}\r\n\(body)\r\n")
-            let r = try await c.readUntilTagged("a\(i)")
-            try #require(r.last?.hasPrefix("a\(i) OK") == true, "\(r)")
+            let r = try await c.append(body, flags: flags.joined(separator: " "), date: "\"\(date)\"")
+            try #require(r.last?.contains(" OK ") == true, "\(r)")
             model.append(Model(uid: UInt32(i), flags: Set(flags), size: body.utf8.count, day: day))
         }
         _ = try await c.command("SELECT INBOX")

@@ -194,6 +194,17 @@ final class LineClient: @unchecked Sendable {
         }
     }
 
+    /// APPENDs `message` (a LITERAL+ literal) to `mailbox` with the given flag list and date (IMAP syntax, e.g.
+    /// `\\Seen $Work`, `"01-Nov-2026 12:00:00 +0000"`); returns the responses through the tagged one.
+    @discardableResult
+    func append(_ message: String, to mailbox: String = "INBOX", flags: String? = nil, date: String? = nil) async throws -> [String] {
+        tagCounter += 1
+        let tag = "t\(tagCounter)"
+        let options = (flags.map { " (\($0))" } ?? "") + (date.map { " \($0)" } ?? "")
+        try await send("\(tag) APPEND \(mailbox)\(options) {\(message.utf8.count)+}\r\n\(message)\r\n")
+        return try await readUntilTagged(tag)
+    }
+
     /// Sends `TAG text` and returns the responses through the tagged one.
     func command(_ text: String, timeout: Double = 10) async throws -> [String] {
         tagCounter += 1
