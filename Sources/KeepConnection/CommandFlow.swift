@@ -10,7 +10,7 @@ public import NIOCore
 /// - **When Keep resets** (TCP RST): before login, at the command past the limit — the seed's rule as written, for
 ///   a stranger has no business with that many commands in flight (`take(strict: true)`); otherwise when the
 ///   connection sits at the limit with its answers backed up — the channel not writable, the peer's receive window
-///   closed and nothing more acknowledged (`PeerReading`) — and they have been so, without a break, for
+///   closed and its right edge not moving (`PeerReading.windowEnd`) — and they have been so, without a break, for
 ///   `stallTimeout` since they stopped flowing: a client that does not read its answers. A client that has shown
 ///   it reads (its peer acknowledged `provenReaderBytes` since it connected) is given `readerStallTimeout` instead,
 ///   for a reader may stop for a while (a disk flush, a pause) with its pipeline full; a flooder that never reads
@@ -64,9 +64,9 @@ public final class CommandFlow {
     private var channel: (any Channel)?
     private var onStall: (() -> Void)?
     private var watch: Scheduled<Void>?
-    /// When the peer last showed that it takes our output (writable, window open, or bytes acknowledged).
+    /// When the peer last showed that it takes our output (writable, window open, or its window's right edge moved).
     private var lastSignOfReading = NIODeadline.uptimeNanoseconds(0)
-    private var lastAcknowledged: UInt64?
+    private var lastWindowEnd: UInt64?
 
     public init(_ settings: Settings) {
         self.pending = PendingCommands(limit: settings.limit)
@@ -189,7 +189,7 @@ public final class CommandFlow {
     private func watchForStall() {
         guard watch == nil, let channel else { return }
         lastSignOfReading = channel.eventLoop.now
-        lastAcknowledged = nil
+        lastWindowEnd = nil
         schedule(on: channel.eventLoop)
     }
 
@@ -201,7 +201,7 @@ public final class CommandFlow {
     private func endWatch() {
         watch?.cancel()
         watch = nil
-        lastAcknowledged = nil
+        lastWindowEnd = nil
     }
 
     private func check() {
@@ -228,13 +228,14 @@ public final class CommandFlow {
         schedule(on: channel.eventLoop)
     }
 
-    /// Whether the peer shows that it takes our output: where the kernel tells, its receive window is open or it
-    /// acknowledged bytes since the last look. Without the kernel's word, only a channel below its high watermark
-    /// counts.
+    /// Whether the peer shows that it takes our output: where the kernel tells, its receive window is open or its
+    /// right edge moved since the last look. Acknowledgements alone do not count: a peer that does not read still
+    /// acknowledges what fits in the last of its window (and the kernel's window probes), each shrinking the window
+    /// by as much — the edge stays put. Without the kernel's word, only a channel below its high watermark counts.
     private func peerTakesOutput(_ reading: PeerReading?, writable: Bool) -> Bool {
         guard let reading else { return writable }
-        defer { lastAcknowledged = reading.bytesAcknowledged }
-        if let last = lastAcknowledged, reading.bytesAcknowledged != last { return true }
+        defer { lastWindowEnd = reading.windowEnd }
+        if let last = lastWindowEnd, reading.windowEnd > last { return true }
         return !reading.windowClosed
     }
 }

@@ -23,6 +23,12 @@ public struct PeerReading: Sendable, Hashable {
     /// The peer has no room for even one segment: its application is not reading.
     public var windowClosed: Bool { window < max(segmentSize, 1) }
 
+    /// The right edge of the peer's receive window: the first byte of our output it has no room for yet
+    /// (acknowledged + window). It moves forward only when the peer's buffer frees space — its application read —
+    /// or its kernel grows the buffer; while the application does not read, every acknowledgement shrinks the window
+    /// by as much as it acknowledges and the edge stays where it is (RFC 9293 §3.8.6).
+    public var windowEnd: UInt64 { bytesAcknowledged &+ UInt64(window) }
+
     /// Reads the socket's state, on the channel's event loop. Nil where the channel is not a TCP socket (an
     /// embedded channel in tests) or the platform has no `TCP_INFO` with these fields.
     public static func read(_ channel: any Channel) -> PeerReading? {

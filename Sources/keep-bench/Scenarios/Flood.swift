@@ -315,7 +315,10 @@ final class FloodHandler: ChannelInboundHandler {
     private let done: EventLoopPromise<Result>
     /// When the first frame was written.
     private var started: ContinuousClock.Instant?
-    private var tag = 1
+    /// The frames this flooder sends over and over, built once: an attacker's CPU is its own, and building every
+    /// command afresh here made the load generator, not the server, the limit on a 2-core machine.
+    private var frames: [ByteBuffer] = []
+    private var next = 0
     private var bytes = 0
     private var sawReset = false
     private var sawBye = false
@@ -323,6 +326,19 @@ final class FloodHandler: ChannelInboundHandler {
     private var stopping = false
     private static let frameSize = 1500
     private static let maxBytes = 256 * 1024 * 1024  // bound per connection
+
+    /// Sixteen 1,500-byte frames of `aN NOOP` with tags running on from frame to frame (repeating after the last).
+    private static func makeFrames(_ allocator: ByteBufferAllocator) -> [ByteBuffer] {
+        var tag = 1
+        return (0..<16).map { _ in
+            var frame = allocator.buffer(capacity: frameSize + 32)
+            while frame.readableBytes < frameSize {
+                frame.writeString("a\(tag) NOOP\r\n")
+                tag += 1
+            }
+            return frame
+        }
+    }
 
     init(stopAt: NIODeadline, done: EventLoopPromise<Result>) {
         self.stopAt = stopAt
@@ -355,12 +371,10 @@ final class FloodHandler: ChannelInboundHandler {
 
     private func writeMore(_ context: ChannelHandlerContext) {
         var wrote = false
+        if frames.isEmpty { frames = Self.makeFrames(context.channel.allocator) }
         while context.channel.isWritable, !stopping, bytes < Self.maxBytes {
-            var frame = context.channel.allocator.buffer(capacity: Self.frameSize + 32)
-            while frame.readableBytes < Self.frameSize {
-                frame.writeString("a\(tag) NOOP\r\n")
-                tag += 1
-            }
+            let frame = frames[next % frames.count]
+            next += 1
             bytes += frame.readableBytes
             context.write(Self.wrapOutboundOut(frame), promise: nil)
             wrote = true
