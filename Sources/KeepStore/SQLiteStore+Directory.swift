@@ -31,12 +31,28 @@ extension SQLiteStore {
         }
     }
 
-    /// Looks the user up in the directory (never cached) and opens their database; `.databaseUnavailable` while it
-    /// is unmounted.
+    /// Looks the user up in the directory (or `directoryCache`) and opens their database; `.databaseUnavailable`
+    /// while it is unmounted. With the user's entry cached and their database open this does not leave the caller's
+    /// thread.
     func resolve(user name: String) async throws -> ResolvedUser {
-        let found = try await directory.read { db in try Self.lookUp(db, user: name) }
+        if let (info, record) = directoryCache.entry(name), let mdb = readyDatabase(record) {
+            return ResolvedUser(info: info, mdb: mdb)
+        }
+        let cache = directoryCache
+        let found = try await directory.read { db in try Self.lookUp(db, user: name, cache: cache) }
         guard let (info, record) = found else { throw StoreError.noSuchUser(name) }
         return ResolvedUser(info: info, mdb: try await mailboxDatabase(record))
+    }
+
+    /// The user's entry, from the cache or read from the directory (and kept). The ticket is taken before the read's
+    /// first statement (where SQLite takes its snapshot), so an answer that a commit made stale while it was read is
+    /// not kept.
+    private static func lookUp(_ db: Database, user name: String, cache: DirectoryCache) throws -> (UserInfo, DatabaseRecord)? {
+        if let hit = cache.entry(name) { return hit }
+        let ticket = cache.ticket()
+        let found = try lookUp(db, user: name)
+        if let found { cache.keep(name, found, readAfter: ticket) }
+        return found
     }
 
     private static func lookUp(_ db: Database, user name: String) throws -> (UserInfo, DatabaseRecord)? {
@@ -57,8 +73,9 @@ extension SQLiteStore {
     func readMailbox<T: Sendable>(user name: String,
                                   _ body: @escaping @Sendable (Database, ResolvedUser) throws -> T) async throws -> T {
         let directory = self.directory
+        let cache = self.directoryCache
         let attempt = try await offload { () -> OneHop<T> in
-            let found = try directory.read { db in try Self.lookUp(db, user: name) }
+            let found = try cache.entry(name) ?? directory.read { db in try Self.lookUp(db, user: name, cache: cache) }
             guard let (info, record) = found else { throw StoreError.noSuchUser(name) }
             guard let mdb = self.readyDatabase(record) else { return .notOpen }
             let resolved = ResolvedUser(info: info, mdb: mdb)

@@ -88,7 +88,8 @@ struct DatabaseRecord: Sendable {
 /// The SQLite implementation of `MailStore`: `DIR/directory.sqlite` plus one `DIR/mdb/NAME.sqlite` per mailbox
 /// database, each a GRDB `DatabasePool` in WAL mode with `synchronous=FULL`, so every write that returned is durable.
 ///
-/// Nothing about users is cached: the `keep` CLI may add or remove users in the same data folder while a server
+/// What the directory says of a user is kept between calls (`DirectoryCache`) only until the directory changes, in
+/// this process or another: the `keep` CLI may add, move or remove users in the same data folder while a server
 /// runs. Mailbox databases are opened on first use, including ones another process created.
 public final class SQLiteStore: MailStore {
     public let dataDirectory: URL
@@ -100,6 +101,8 @@ public final class SQLiteStore: MailStore {
     let directory: DatabasePool
     let hasher: PasswordHasher
     let authCache: AuthCache
+    /// The directory's answers about users, so that a command does not read it again (see `DirectoryCache`).
+    let directoryCache: DirectoryCache
     let watchers = FolderWatchers()
     /// Mailbox moves of this process run one at a time (each holds two databases' write locks).
     let moveLock = Locked(())
@@ -115,6 +118,8 @@ public final class SQLiteStore: MailStore {
         self.authCache = AuthCache(ttl: .seconds(Int64(max(0, options.limits.authCacheTTL))),
                                    capacity: max(0, options.limits.authCacheSize))
         self.events = EventLog(pool: directory, logger: logger, foldingInterval: options.eventFoldingInterval)
+        self.directoryCache = DirectoryCache(directory: dataDirectory.appendingPathComponent("directory.sqlite").path)
+        directory.add(transactionObserver: DirectoryChanges(directoryCache), extent: .databaseLifetime)
     }
 
     /// Opens (creating when needed) the store in `dataDirectory`. An empty folder gets the private database
