@@ -43,8 +43,15 @@ extension IMAPSession {
     /// changes (FETCH FLAGS) and, when `allowExpunge`, expunges (EXPUNGE). Never sends EXPUNGE during FETCH, STORE
     /// or SEARCH (RFC 9051 §7.5.1).
     /// `alreadySent` maps UIDs to the modseq this command already reported them at (skipped here).
-    func reportChanges(allowExpunge: Bool, alreadySent: [UInt32: UInt64] = [:]) async throws {
+    /// `write` is the folder's modseq around this command's own write: when the session knew the folder as it was
+    /// when the write began, the write's changes (which the command reports) are all there is, and nothing is read.
+    func reportChanges(allowExpunge: Bool, alreadySent: [UInt32: UInt64] = [:], after write: ModSeqStep? = nil) async throws {
         guard var folder = selected else { return }
+        if let write, folder.knownModSeq == write.before {
+            folder.knownModSeq = write.after
+            selected = folder
+            return
+        }
         let changes = try await ctx.store.changes(user: userName, folder: folder.id, sinceModSeq: folder.knownModSeq)
         if allowExpunge {
             for n in folder.remove(uids: changes.expunged) { encoder.untagged(.expunge(n)) }
@@ -156,10 +163,10 @@ extension IMAPSession {
             return
         }
         let restrict = set.map { folder.resolve($0, uid: true, saved: savedSearch).map(\.uid) }
-        let removed = try await ctx.store.expunge(user: userName, folder: folder.id, uids: restrict)
-        for n in folder.remove(uids: removed) { encoder.untagged(.expunge(n)) }
+        let result = try await ctx.store.expungeWithModSeq(user: userName, folder: folder.id, uids: restrict)
+        for n in folder.remove(uids: result.expunged) { encoder.untagged(.expunge(n)) }
         selected = folder
-        try await reportChanges(allowExpunge: true)
+        try await reportChanges(allowExpunge: true, after: result.modSeq)
         encoder.tagged(tag, .ok, nil, "EXPUNGE completed")
     }
 
@@ -235,7 +242,8 @@ extension IMAPSession {
             }
         }
         try await reportChanges(allowExpunge: false,
-                                alreadySent: Dictionary(changed.map { ($0.uid, $0.modSeq) }, uniquingKeysWith: { a, _ in a }))
+                                alreadySent: Dictionary(changed.map { ($0.uid, $0.modSeq) }, uniquingKeysWith: { a, _ in a }),
+                                after: result.modSeq)
         if !modified.isEmpty {
             let list = uid ? modified : modified.compactMap { u in selected?.msn(of: u).map { UInt32($0) } }
             encoder.tagged(tag, .ok, .modified(list), "Conditional STORE failed for some messages")

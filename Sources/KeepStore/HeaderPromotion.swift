@@ -33,21 +33,22 @@ enum MessageInsertion {
             uid = try MailboxSQL.allocateUIDs(db, folder: &folder, count: 1)
         }
         let modseq = try MailboxSQL.bumpModSeq(db, folder: &folder)
-        // Not a cached statement: its bindings (the whole message, the envelope and structure) would stay in memory
-        // until the next message.
-        try db.execute(sql: "INSERT INTO bodies(data) VALUES (?)", arguments: [Data(message)])
+        // Cached (the INSERT into messages compiles its triggers), and let go of their arguments after: the whole
+        // message, its envelope and structure would otherwise stay in memory until the next message.
+        try db.cachedStatement(sql: "INSERT INTO bodies(data) VALUES (?)")
+            .executeReleasingArguments([Data(message)], count: 1)
         let bodyID = db.lastInsertedRowID
         let origin = origin ?? Origin(replicaID: 1, counter: counter)
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO messages(id, folder_id, uid, modseq, flags, internal_date, size, envelope,
                                  bodystructure, body, body_id, origin_replid, origin_counter)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [id, folder.id, Int64(uid), Int64(modseq), system.rawValue, internalDate,
+            """).executeReleasingArguments([id, folder.id, Int64(uid), Int64(modseq), system.rawValue, internalDate,
                              message.count, Data(index.envelope), Data(index.bodyStructure), Data(index.body), bodyID,
-                             Int64(origin.replicaID), Int64(origin.counter)])
+                             Int64(origin.replicaID), Int64(origin.counter)], count: 13)
         for keyword in keywordIDs {
-            try db.execute(sql: "INSERT INTO message_keywords(message_id, propid) VALUES (?, ?)",
-                           arguments: [id, Int64(keyword)])
+            try db.cachedStatement(sql: "INSERT INTO message_keywords(message_id, propid) VALUES (?, ?)")
+                .execute(arguments: [id, Int64(keyword)])
         }
         try promoteHeaders(db, messageID: id, headers: index.promotableHeaders, principal: principal,
                            tables: tables, maxNewNames: maxNewNames)
@@ -89,12 +90,12 @@ enum MessageInsertion {
                 skipped.insert(header.name)
                 continue
             }
-            try db.execute(sql: "INSERT INTO message_headers(message_id, propid, value) VALUES (?, ?, ?)",
-                           arguments: [messageID, Int64(id), header.value])
+            try db.cachedStatement(sql: "INSERT INTO message_headers(message_id, propid, value) VALUES (?, ?, ?)")
+                .execute(arguments: [messageID, Int64(id), header.value])
         }
         for name in skipped {
-            try db.execute(sql: "INSERT OR IGNORE INTO message_header_skips(message_id, name) VALUES (?, ?)",
-                           arguments: [messageID, name])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO message_header_skips(message_id, name) VALUES (?, ?)")
+                .execute(arguments: [messageID, name])
         }
         try db.cachedStatement(sql: "UPDATE messages SET headers_indexed = 1 WHERE id = ?").execute(arguments: [messageID])
     }

@@ -274,9 +274,36 @@ public struct StoreFlagsResult: Sendable, Hashable {
     public var changed: [MessageSummary]
     /// Ascending UIDs that failed the UNCHANGEDSINCE test (RFC 7162 MODIFIED).
     public var modified: [UInt32]
-    public init(changed: [MessageSummary], modified: [UInt32]) {
+    /// The folder's HIGHESTMODSEQ around the write; nil where the store cannot tell.
+    public var modSeq: ModSeqStep?
+    public init(changed: [MessageSummary], modified: [UInt32], modSeq: ModSeqStep? = nil) {
         self.changed = changed
         self.modified = modified
+        self.modSeq = modSeq
+    }
+}
+
+/// A folder's HIGHESTMODSEQ when a write began (inside its transaction) and when it committed. A session that knew
+/// the folder at `before` has nothing more to learn than the write's own changes: it may take `after` as known
+/// without reading the changes back.
+public struct ModSeqStep: Sendable, Hashable {
+    public var before: UInt64
+    public var after: UInt64
+    public init(before: UInt64, after: UInt64) {
+        self.before = before
+        self.after = after
+    }
+}
+
+/// What an EXPUNGE removed, and the folder's HIGHESTMODSEQ around it.
+public struct ExpungeResult: Sendable, Hashable {
+    /// Ascending.
+    public var expunged: [UInt32]
+    /// Nil where the store cannot tell.
+    public var modSeq: ModSeqStep?
+    public init(expunged: [UInt32], modSeq: ModSeqStep? = nil) {
+        self.expunged = expunged
+        self.modSeq = modSeq
     }
 }
 
@@ -335,6 +362,8 @@ public protocol MailStore: AnyObject, Sendable {
                                       flags: MessageFlags, unchangedSince: UInt64?) async throws -> StoreFlagsResult
     /// Removes messages flagged \Deleted (restricted to `uids` when given); returns the expunged UIDs ascending.
     func expunge(user: String, folder: StoreID, uids: [UInt32]?) async throws -> [UInt32]
+    /// `expunge` that also reports the folder's HIGHESTMODSEQ around it.
+    func expungeWithModSeq(user: String, folder: StoreID, uids: [UInt32]?) async throws -> ExpungeResult
     func copy(user: String, folder: StoreID, uids: [UInt32], to destination: String) async throws -> CopyResult
     /// Copy then expunge the sources in one transaction.
     func move(user: String, folder: StoreID, uids: [UInt32], to destination: String) async throws -> CopyResult
@@ -368,6 +397,11 @@ extension MailStore {
     /// A default for stores without a header index.
     public func messagesWithHeader(user: String, folder: StoreID, name: String, containing: String) async throws -> [UInt32]? {
         nil
+    }
+
+    /// A default for stores that cannot tell the folder's modseq around a write.
+    public func expungeWithModSeq(user: String, folder: StoreID, uids: [UInt32]?) async throws -> ExpungeResult {
+        ExpungeResult(expunged: try await expunge(user: user, folder: folder, uids: uids))
     }
 
     /// A default for stores that cannot tell: reports no conflicts. `SQLiteStore` implements it exactly.

@@ -69,14 +69,10 @@ struct MessageRecord {
             }
             return records
         }
-        for chunk in sorted.chunked(500) {
-            let marks = chunk.map { _ in "?" }.joined(separator: ",")
-            var arguments: StatementArguments = [folderID]
-            arguments += StatementArguments(chunk.map { Int64($0) })
-            try db.makeStatement(sql: """
-                SELECT \(columns(needs)) FROM messages WHERE folder_id = ? AND uid IN (\(marks)) ORDER BY uid
-                """).forEachRawRow(arguments: arguments) { records.append(MessageRecord($0, needs: needs)) }
-        }
+        try db.cachedStatement(sql: """
+            SELECT \(columns(needs)) FROM messages WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?))
+            ORDER BY uid
+            """).forEachRawRow(arguments: [folderID, IntegerList(sorted).json]) { records.append(MessageRecord($0, needs: needs)) }
         return records
     }
 

@@ -112,8 +112,8 @@ enum MailboxSQL {
     /// Takes the folder's next modseq and stores it as its HIGHESTMODSEQ.
     static func bumpModSeq(_ db: Database, folder: inout FolderRecord) throws -> UInt64 {
         folder.highestModSeq += 1
-        try db.execute(sql: "UPDATE folders SET highestmodseq = ? WHERE id = ?",
-                       arguments: [Int64(folder.highestModSeq), folder.id])
+        try db.cachedStatement(sql: "UPDATE folders SET highestmodseq = ? WHERE id = ?")
+            .execute(arguments: [Int64(folder.highestModSeq), folder.id])
         return folder.highestModSeq
     }
 
@@ -130,19 +130,11 @@ enum MailboxSQL {
 
     /// Deletes bodies no message refers to any more, among `candidates`.
     static func deleteUnreferencedBodies(_ db: Database, candidates: [Int64]) throws {
-        for chunk in candidates.chunked(500) {
-            let marks = chunk.map { _ in "?" }.joined(separator: ",")
-            try db.execute(sql: """
-                DELETE FROM bodies WHERE id IN (\(marks))
-                AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.body_id = bodies.id)
-                """, arguments: StatementArguments(chunk))
-        }
-    }
-}
-
-extension Array {
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0 ..< Swift.min($0 + size, count)] }
+        guard !candidates.isEmpty else { return }
+        try db.cachedStatement(sql: """
+            DELETE FROM bodies WHERE id IN (SELECT value FROM json_each(?))
+            AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.body_id = bodies.id)
+            """).execute(arguments: [IntegerList(candidates).json])
     }
 }
 

@@ -21,26 +21,23 @@ enum MessageSQL {
     /// Keyword property ids of the given messages.
     static func keywordIDs(_ db: Database, messageIDs: [Int64]) throws -> [Int64: [UInt16]] {
         var result: [Int64: [UInt16]] = [:]
-        for chunk in messageIDs.chunked(500) {
-            let marks = chunk.map { _ in "?" }.joined(separator: ",")
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT message_id, propid FROM message_keywords WHERE message_id IN (\(marks))
-                ORDER BY message_id, propid
-                """, arguments: StatementArguments(chunk))
-            for row in rows { result[row["message_id"], default: []].append(UInt16(row["propid"] as Int64)) }
-        }
+        guard !messageIDs.isEmpty else { return result }
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT message_id, propid FROM message_keywords WHERE message_id IN (SELECT value FROM json_each(?))
+            ORDER BY message_id, propid
+            """), arguments: [IntegerList(messageIDs).json])
+        for row in rows { result[row["message_id"], default: []].append(UInt16(row["propid"] as Int64)) }
         return result
     }
 
     /// Names of keyword property ids.
     static func keywordNames(_ db: Database, ids: Set<UInt16>) throws -> [UInt16: String] {
         var result: [UInt16: String] = [:]
-        for chunk in Array(ids).chunked(500) {
-            let marks = chunk.map { _ in "?" }.joined(separator: ",")
-            let rows = try Row.fetchAll(db, sql: "SELECT propid, name FROM named_props WHERE propid IN (\(marks))",
-                                        arguments: StatementArguments(chunk.map { Int64($0) }))
-            for row in rows { result[UInt16(row["propid"] as Int64)] = row["name"] }
-        }
+        guard !ids.isEmpty else { return result }
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT propid, name FROM named_props WHERE propid IN (SELECT value FROM json_each(?))
+            """), arguments: [IntegerList(ids).json])
+        for row in rows { result[UInt16(row["propid"] as Int64)] = row["name"] }
         return result
     }
 
@@ -95,17 +92,10 @@ enum MessageSQL {
                 """), arguments: [folderID, Int64(lowest), Int64(highest)])
             return rows.count == sorted.count ? rows : rows.filter { wanted.contains(UInt32(truncatingIfNeeded: $0[1] as Int64)) }
         }
-        var rows: [Row] = []
-        for chunk in sorted.chunked(500) {
-            let marks = chunk.map { _ in "?" }.joined(separator: ",")
-            var arguments: StatementArguments = [folderID]
-            arguments += StatementArguments(chunk.map { Int64($0) })
-            rows += try Row.fetchAll(db, sql: """
-                SELECT id, uid, flags, modseq\(extraColumns) FROM messages
-                WHERE folder_id = ? AND uid IN (\(marks)) ORDER BY uid
-                """, arguments: arguments)
-        }
-        return rows
+        return try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT id, uid, flags, modseq\(extraColumns) FROM messages
+            WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid
+            """), arguments: [folderID, IntegerList(sorted).json])
     }
 }
 
@@ -228,6 +218,7 @@ extension SQLiteStore {
         do {
             let (result, notice) = try await resolved.mdb.write { db -> (StoreFlagsResult, FolderChangeNotice?) in
                 var record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+                let modSeqBefore = record.highestModSeq
                 let rows = try MessageSQL.messages(db, folderID: record.id, uids: uids)
                 let given = try MessageSQL.keywordIDs(db, keywords: flags.keywords, create: operation != .remove,
                                                       principal: principal, tables: tables)
@@ -272,7 +263,9 @@ extension SQLiteStore {
                     MessageSQL.summary(uid: $0.uid, flags: $0.flags, keywords: $0.keywords, modseq: modseq ?? 0,
                                        names: names)
                 }
-                return (StoreFlagsResult(changed: changed, modified: conflicts), modseq == nil ? nil : record.notice)
+                return (StoreFlagsResult(changed: changed, modified: conflicts,
+                                         modSeq: ModSeqStep(before: modSeqBefore, after: record.highestModSeq)),
+                        modseq == nil ? nil : record.notice)
             }
             await flush(pending)
             if let notice { watchers.notify(notice) }
@@ -284,10 +277,15 @@ extension SQLiteStore {
     }
 
     public func expunge(user: String, folder: StoreID, uids: [UInt32]?) async throws -> [UInt32] {
+        try await expungeWithModSeq(user: user, folder: folder, uids: uids).expunged
+    }
+
+    public func expungeWithModSeq(user: String, folder: StoreID, uids: [UInt32]?) async throws -> ExpungeResult {
         let resolved = try await resolve(user: user)
         let owner = resolved.owner
-        let (expunged, notice) = try await resolved.mdb.write { db -> ([UInt32], FolderChangeNotice?) in
+        let (result, notice) = try await resolved.mdb.write { db -> (ExpungeResult, FolderChangeNotice?) in
             var record = try MailboxSQL.requireFolder(db, owner: owner, id: folder)
+            let before = record.highestModSeq
             let candidates: [Row]
             if let uids {
                 candidates = try MessageSQL.messages(db, folderID: record.id, uids: uids, extraColumns: ", body_id")
@@ -298,14 +296,18 @@ extension SQLiteStore {
                     """), arguments: [record.id])
             }
             let doomed = candidates.filter { SystemFlags(rawValue: $0["flags"]).contains(.deleted) }
-            guard !doomed.isEmpty else { return ([], nil) }
+            guard !doomed.isEmpty else {
+                return (ExpungeResult(expunged: [], modSeq: ModSeqStep(before: before, after: before)), nil)
+            }
             let modseq = try MailboxSQL.bumpModSeq(db, folder: &record)
             try Self.removeMessages(db, folderID: record.id, rows: doomed, modseq: modseq)
             try MailboxSQL.deleteUnreferencedBodies(db, candidates: doomed.map { $0["body_id"] })
-            return (doomed.map { UInt32(truncatingIfNeeded: $0["uid"] as Int64) }, record.notice)
+            return (ExpungeResult(expunged: doomed.map { UInt32(truncatingIfNeeded: $0["uid"] as Int64) },
+                                  modSeq: ModSeqStep(before: before, after: modseq)),
+                    record.notice)
         }
         if let notice { watchers.notify(notice) }
-        return expunged
+        return result
     }
 
     /// Deletes message rows and leaves tombstones for their UIDs.

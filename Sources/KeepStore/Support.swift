@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import GRDB
 
 /// A value guarded by a lock; the few bits of shared mutable state in the store (open databases, watchers) live in one.
 final class Locked<Value>: @unchecked Sendable {
@@ -36,5 +37,32 @@ extension UUID {
         var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &raw) { $0.copyBytes(from: bytes) }
         self.init(uuid: raw)
+    }
+}
+
+/// A list of integers as one SQL argument (a JSON array): `x IN (SELECT value FROM json_each(?))` takes it, so that a statement with
+/// a list of any length is prepared once and cached — an `IN (?, ?, …)` with a new length each time is compiled
+/// anew (with its triggers and GRDB's authorizer) for every call. SQLite still looks each value up by index.
+struct IntegerList: Sendable {
+    let json: String
+
+    init<S: Sequence>(_ values: S) where S.Element: BinaryInteger {
+        var text = "["
+        var first = true
+        for value in values {
+            if !first { text += "," }
+            first = false
+            text += String(value)
+        }
+        json = text + "]"
+    }
+}
+
+extension Statement {
+    /// Runs a cached statement whose arguments are large (a message, its index) and lets go of them afterwards:
+    /// GRDB keeps a statement's last arguments, which would hold the message in memory until the next one.
+    func executeReleasingArguments(_ arguments: StatementArguments, count: Int) throws {
+        defer { setUncheckedArguments(StatementArguments(Array(repeating: DatabaseValue.null, count: count))) }
+        try execute(arguments: arguments)
     }
 }

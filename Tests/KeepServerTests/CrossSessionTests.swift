@@ -66,6 +66,49 @@ import Testing
         #expect(try await a.command("NOOP").contains("* 3 EXPUNGE"))
     }
 
+    /// STORE and EXPUNGE read no changes back when the session knew the folder as their write found it; when another
+    /// session changed it first, they still tell of that (STORE: flags and new messages; EXPUNGE: also expunges),
+    /// and nothing is told twice.
+    @Test func storeAndExpungeTellOfAnotherSessionsChangesAndNotOfTheirOwnAgain() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let a = try await s.login()
+        let b = try await s.login()
+        for i in 1...4 {
+            let m = "Subject: m\(i)\r\n\r\nx\r\n"
+            try await b.send("p\(i) APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
+            _ = try await b.readUntilTagged("p\(i)")
+        }
+        _ = try await a.command("SELECT INBOX")
+        _ = try await b.command("SELECT INBOX")
+        // Nothing else changed: A's STOREs tell only of themselves, and NOOP then has nothing to say.
+        #expect(try await a.command("STORE 2 +FLAGS (\\Seen)").filter { $0.hasPrefix("* ") }
+                == ["* 2 FETCH (FLAGS (\\Seen))"])
+        #expect(try await a.command("STORE 2 +FLAGS.SILENT (\\Answered)").filter { $0.hasPrefix("* ") } == [])
+        #expect(try await a.command("NOOP").filter { $0.hasPrefix("* ") } == [])
+        // B flags message 1 and adds message 5: A's next STORE tells of both, once.
+        _ = try await b.command("STORE 1 +FLAGS (\\Flagged)")
+        let m = "Subject: m5\r\n\r\nx\r\n"
+        try await b.send("p5 APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
+        _ = try await b.readUntilTagged("p5")
+        let told = try await a.command("STORE 3 +FLAGS (\\Seen)")
+        #expect(told.contains("* 3 FETCH (FLAGS (\\Seen))"), "\(told)")
+        #expect(told.contains { $0.hasPrefix("* 1 FETCH (FLAGS (\\Flagged)") }, "\(told)")
+        #expect(told.contains("* 5 EXISTS"), "\(told)")
+        #expect(try await a.command("NOOP").filter { $0.hasPrefix("* ") } == [])
+        // A's own EXPUNGE: its EXPUNGE responses and nothing more.
+        _ = try await a.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        #expect(try await a.command("EXPUNGE").filter { $0.hasPrefix("* ") } == ["* 2 EXPUNGE"])
+        #expect(try await a.command("NOOP").filter { $0.hasPrefix("* ") } == [])
+        // B deleted and expunged a message first: A's EXPUNGE tells of it too.
+        _ = try await b.command("NOOP")
+        _ = try await b.command("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        _ = try await b.command("EXPUNGE")
+        let expunged = try await a.command("EXPUNGE")
+        #expect(expunged.contains("* 1 EXPUNGE"), "\(expunged)")
+        #expect(try await a.command("NOOP").filter { $0.hasPrefix("* ") } == [])
+    }
+
     @Test func idleIsToldOfAnLMTPDeliveryWithoutPolling() async throws {
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
