@@ -74,11 +74,7 @@ import Testing
         defer { Task { await s.stopAndRemove() } }
         let a = try await s.login()
         let b = try await s.login()
-        for i in 1...4 {
-            let m = "Subject: m\(i)\r\n\r\nx\r\n"
-            try await b.send("p\(i) APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
-            _ = try await b.readUntilTagged("p\(i)")
-        }
+        for i in 1...4 { _ = try await b.append("Subject: m\(i)\r\n\r\nx\r\n") }
         _ = try await a.command("SELECT INBOX")
         _ = try await b.command("SELECT INBOX")
         // Nothing else changed: A's STOREs tell only of themselves, and NOOP then has nothing to say.
@@ -88,9 +84,7 @@ import Testing
         #expect(try await a.command("NOOP").filter { $0.hasPrefix("* ") } == [])
         // B flags message 1 and adds message 5: A's next STORE tells of both, once.
         _ = try await b.command("STORE 1 +FLAGS (\\Flagged)")
-        let m = "Subject: m5\r\n\r\nx\r\n"
-        try await b.send("p5 APPEND INBOX {\(m.utf8.count)+}\r\n\(m)\r\n")
-        _ = try await b.readUntilTagged("p5")
+        _ = try await b.append("Subject: m5\r\n\r\nx\r\n")
         let told = try await a.command("STORE 3 +FLAGS (\\Seen)")
         #expect(told.contains("* 3 FETCH (FLAGS (\\Seen))"), "\(told)")
         #expect(told.contains { $0.hasPrefix("* 1 FETCH (FLAGS (\\Flagged)") }, "\(told)")
