@@ -78,9 +78,17 @@ extension IMAPSession {
     func append(tag: String, mailbox: MailboxName, messages: [AppendMessage]) async throws {
         let name = try folderName(mailbox)
         var uids: [UInt32] = []
+        // Appends to the selected folder that found it as the session knew it: their messages are all that is new.
+        let countBefore = selected?.count
+        var onlyOwnChanges = selected != nil
+        /// EXISTS for the messages taken in that way (also when a later one fails).
+        func announceOwn() {
+            if let folder = selected, folder.count != countBefore { encoder.untagged(.exists(folder.count)) }
+        }
         var validity: UInt32 = 0
         for m in messages {
             guard m.data.count <= ctx.limits.imapAppendLimit else {
+                announceOwn()
                 encoder.tagged(tag, .no, .tooBig, "Message larger than APPENDLIMIT \(ctx.limits.imapAppendLimit)")
                 return
             }
@@ -91,12 +99,25 @@ extension IMAPSession {
                                                    principal: .user(userName))
                 uids.append(r.uid)
                 validity = r.uidValidity
+                if onlyOwnChanges, var folder = selected, let step = r.modSeq, r.folder == folder.id,
+                   folder.knownModSeq == step.before, r.uid > folder.maxUID {
+                    folder.append([r.uid])
+                    folder.knownModSeq = step.after
+                    selected = folder
+                } else {
+                    onlyOwnChanges = false
+                }
             } catch StoreError.noSuchFolder {
+                announceOwn()
                 encoder.tagged(tag, .no, .tryCreate, "Mailbox does not exist")
                 return
+            } catch {
+                announceOwn()
+                throw error
             }
         }
-        if selected != nil { try await reportChanges(allowExpunge: true) }
+        announceOwn()
+        if selected != nil, !onlyOwnChanges { try await reportChanges(allowExpunge: true) }
         encoder.tagged(tag, .ok, .appendUID(uidValidity: validity, uids: uids), "APPEND completed")
     }
 

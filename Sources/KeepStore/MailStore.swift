@@ -181,7 +181,15 @@ public struct MessageData: Sendable {
 public struct AppendResult: Sendable, Hashable {
     public var uidValidity: UInt32
     public var uid: UInt32
-    public init(uidValidity: UInt32, uid: UInt32) { self.uidValidity = uidValidity; self.uid = uid }
+    /// The folder appended to and its HIGHESTMODSEQ around the append; nil where the store cannot tell.
+    public var folder: StoreID?
+    public var modSeq: ModSeqStep?
+    public init(uidValidity: UInt32, uid: UInt32, folder: StoreID? = nil, modSeq: ModSeqStep? = nil) {
+        self.uidValidity = uidValidity
+        self.uid = uid
+        self.folder = folder
+        self.modSeq = modSeq
+    }
 }
 
 /// The result of COPY/MOVE: what COPYUID reports. `mapping` pairs source and destination UIDs, ascending by source.

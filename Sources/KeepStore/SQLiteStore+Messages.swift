@@ -182,13 +182,16 @@ extension SQLiteStore {
         do {
             let (result, notice) = try await resolved.mdb.write { db -> (AppendResult, FolderChangeNotice) in
                 var folder = try MailboxSQL.requireFolderCreatingInbox(db, owner: owner, name: canonical)
+                let before = folder.highestModSeq
                 let keywordIDs = try MessageSQL.keywordIDs(db, keywords: flags.keywords, create: true,
                                                            principal: principal, tables: tables)
                 let (_, uid, _) = try MessageInsertion.insert(
                     db, folder: &folder, message: message, index: index, system: flags.system,
                     keywordIDs: keywordIDs, internalDate: date, origin: nil, principal: principal, tables: tables,
                     maxNewNames: maxNewNames)
-                return (AppendResult(uidValidity: folder.uidValidity, uid: uid), folder.notice)
+                return (AppendResult(uidValidity: folder.uidValidity, uid: uid, folder: folder.storeID,
+                                     modSeq: ModSeqStep(before: before, after: folder.highestModSeq)),
+                        folder.notice)
             }
             await flush(pending)
             watchers.notify(notice)

@@ -103,6 +103,30 @@ import Testing
         #expect(try await a.command("NOOP").filter { $0.hasPrefix("* ") } == [])
     }
 
+    /// APPEND to the selected folder tells of its own message (EXISTS) without reading changes back when nothing
+    /// else changed; a message another session added first is told of too, once.
+    @Test func appendToTheSelectedFolderTellsOfItsMessagesAndAnotherSessionsOnce() async throws {
+        let s = try await TestServer.start()
+        defer { Task { await s.stopAndRemove() } }
+        let a = try await s.login()
+        let b = try await s.login()
+        _ = try await a.command("SELECT INBOX")
+        let own = try await a.append("Subject: a1\r\n\r\nx\r\n")
+        #expect(own.filter { $0.hasPrefix("* ") } == ["* 1 EXISTS"], "\(own)")
+        #expect(try await a.command("NOOP").filter { $0.hasPrefix("* ") } == [])
+        _ = try await b.append("Subject: b1\r\n\r\nx\r\n")
+        let both = try await a.append("Subject: a2\r\n\r\nx\r\n")
+        #expect(both.contains("* 3 EXISTS"), "\(both)")
+        #expect(try await a.command("NOOP").filter { $0.hasPrefix("* ") } == [])
+        // Into another folder: the selected one is still looked at (B flagged a message meanwhile).
+        _ = try await a.command("CREATE Other")
+        _ = try await b.command("SELECT INBOX")
+        _ = try await b.command("STORE 2 +FLAGS (\\Flagged)")
+        let elsewhere = try await a.append("Subject: a3\r\n\r\nx\r\n", to: "Other")
+        #expect(elsewhere.contains { $0.hasPrefix("* 2 FETCH (FLAGS (\\Flagged)") }, "\(elsewhere)")
+        #expect(!elsewhere.contains { $0.hasSuffix("EXISTS") }, "\(elsewhere)")
+    }
+
     @Test func idleIsToldOfAnLMTPDeliveryWithoutPolling() async throws {
         let s = try await TestServer.start()
         defer { Task { await s.stopAndRemove() } }
