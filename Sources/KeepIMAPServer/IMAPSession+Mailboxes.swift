@@ -41,7 +41,7 @@ extension IMAPSession {
         encoder.untagged(.condition(.ok, .uidValidity(snapshot.folder.uidValidity), "UIDs valid"))
         encoder.untagged(.condition(.ok, .uidNext(snapshot.folder.uidNext), "Predicted next UID"))
         // `\*` (new keywords allowed) only while the database's named-property quota has room (issue #5).
-        let newKeywords = !readOnly ? try await ctx.store.canCreateKeywords(user: userName) : false
+        let newKeywords = !readOnly && snapshot.canCreateKeywords
         let permanent = readOnly ? [] : ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"] + folder.keywords
             + (newKeywords ? ["\\*"] : [])
         encoder.untagged(.condition(.ok, .permanentFlags(permanent), newKeywords || readOnly ? "Limited" : "No new keywords: named-property quota reached"))

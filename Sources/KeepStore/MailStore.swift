@@ -118,9 +118,13 @@ public struct FolderSnapshot: Sendable {
     public var firstUnseen: UInt32?
     /// The keywords used in the folder (for FLAGS), in the order they were first used.
     public var keywords: [String]
-    public init(folder: FolderInfo, status: FolderStatus, uids: UIDRuns, firstUnseen: UInt32?, keywords: [String]) {
+    /// Whether new keywords may be created now (the named-property quota has room): PERMANENTFLAGS `\*`.
+    public var canCreateKeywords: Bool
+    public init(folder: FolderInfo, status: FolderStatus, uids: UIDRuns, firstUnseen: UInt32?, keywords: [String],
+                canCreateKeywords: Bool = true) {
         self.folder = folder; self.status = status; self.uids = uids; self.firstUnseen = firstUnseen
         self.keywords = keywords
+        self.canCreateKeywords = canCreateKeywords
     }
 }
 

@@ -291,34 +291,34 @@ extension SQLiteStore {
     /// Runs `body` in one read of `user`'s folder `canonical`; a missing INBOX is created first (a write only then,
     /// so that SELECT and STATUS do not queue behind the database's writer).
     private func readFolder<T: Sendable>(user: String, name canonical: String,
-                                         _ body: @escaping @Sendable (Database, FolderRecord) throws -> T) async throws -> T {
+                                         _ body: @escaping @Sendable (Database, FolderRecord, ResolvedUser) throws -> T) async throws -> T {
         let read: T? = try await readMailbox(user: user) { db, resolved in
             guard let folder = try MailboxSQL.folder(db, owner: resolved.owner, name: canonical) else {
                 if canonical == FolderName.inbox { return nil }
                 throw StoreError.noSuchFolder(canonical)
             }
-            return try body(db, folder)
+            return try body(db, folder, resolved)
         }
         if let read { return read }
         let resolved = try await resolve(user: user)
         let owner = resolved.owner
         _ = try await ensureInbox(resolved)
         return try await resolved.mdb.pool.read { db in
-            try body(db, try MailboxSQL.requireFolder(db, owner: owner, name: canonical))
+            try body(db, try MailboxSQL.requireFolder(db, owner: owner, name: canonical), resolved)
         }
     }
 
     /// STATUS from the folder's counters (kept by the store's triggers): one row, whatever the folder's size.
     public func folderStatus(user: String, name: String) async throws -> FolderStatus {
         let canonical = try FolderName.canonical(name)
-        return try await readFolder(user: user, name: canonical) { _, folder in folder.status }
+        return try await readFolder(user: user, name: canonical) { _, folder, _ in folder.status }
     }
 
     /// SELECT without reading the folder's messages: its counters, its UIDs as runs, the first unseen UID (from the
     /// partial index of unseen messages) and the keywords ever used in it — O(runs + keywords), not O(messages).
     public func openFolder(user: String, name: String) async throws -> FolderSnapshot {
         let canonical = try FolderName.canonical(name)
-        return try await readFolder(user: user, name: canonical) { db, folder in
+        return try await readFolder(user: user, name: canonical) { db, folder, resolved in
             let runs = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT start, count FROM uid_runs WHERE folder_id = ? ORDER BY start
                 """), arguments: [folder.id]).map { row in
@@ -332,7 +332,8 @@ extension SQLiteStore {
                 WHERE fk.folder_id = ? ORDER BY fk.propid
                 """), arguments: [folder.id])
             return FolderSnapshot(folder: folder.info, status: folder.status, uids: UIDRuns(runs: runs),
-                                  firstUnseen: firstUnseen, keywords: keywords)
+                                  firstUnseen: firstUnseen, keywords: keywords,
+                                  canCreateKeywords: try Self.keywordsCreatable(db, quota: resolved.mdb.quotas.namedProps))
         }
     }
 }

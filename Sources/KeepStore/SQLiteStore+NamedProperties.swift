@@ -93,13 +93,17 @@ extension SQLiteStore {
     public func canCreateKeywords(user: String) async throws -> Bool {
         let resolved = try await resolve(user: user)
         let quota = resolved.mdb.quotas.namedProps
-        return try await resolved.mdb.pool.read { db in
-            let users = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM named_props WHERE creator_kind = 'user'")) ?? 0
-            guard users < quota else { return false }
-            let top = try Int.fetchOne(db.cachedStatement(sql: "SELECT max(propid) FROM named_props")) ?? 0
-            guard top >= QuotaTables.lastPropID else { return true }
-            let total = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM named_props")) ?? 0
-            return total < QuotaTables.lastPropID - QuotaTables.firstPropID + 1
-        }
+        return try await resolved.mdb.pool.read { db in try Self.keywordsCreatable(db, quota: quota) }
+    }
+
+    /// Whether users may create named properties (keywords) in the database now: below `quota` and the table not
+    /// full.
+    static func keywordsCreatable(_ db: Database, quota: Int) throws -> Bool {
+        let users = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM named_props WHERE creator_kind = 'user'")) ?? 0
+        guard users < quota else { return false }
+        let top = try Int.fetchOne(db.cachedStatement(sql: "SELECT max(propid) FROM named_props")) ?? 0
+        guard top >= QuotaTables.lastPropID else { return true }
+        let total = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM named_props")) ?? 0
+        return total < QuotaTables.lastPropID - QuotaTables.firstPropID + 1
     }
 }

@@ -157,6 +157,7 @@ import Testing
             // Users are far below their quota, but a full table takes no new keyword: SELECT drops `\*`.
             _ = try await store.addUser("alice", password: "pw", database: nil)
             #expect(try await store.canCreateKeywords(user: "alice") == false)
+            #expect(try await store.openFolder(user: "alice", name: "INBOX").canCreateKeywords == false)
         }
     }
 
