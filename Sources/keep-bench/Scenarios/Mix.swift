@@ -31,6 +31,8 @@ struct Mix: AsyncParsableCommand {
         try await ensureFilled(users: clients, messages: fill, target: target)
         Output.note("mix: \(clients) INBOXes hold ≥\(fill) messages (fill took \(Output.format((ContinuousClock.now - fillStart).seconds)) s)")
 
+        let memory = target.memory
+        let cpuBefore = memory.cpuSeconds()
         let start = ContinuousClock.now
         let deadline = start + .milliseconds(Int64(seconds * 1000))
         let stats = await withTaskGroup(of: CommandStats.self) { group in
@@ -42,12 +44,18 @@ struct Mix: AsyncParsableCommand {
             return total
         }
         let elapsed = (ContinuousClock.now - start).seconds
+        let cpu = cpuBefore.flatMap { before in memory.cpuSeconds().map { $0 - before } }
         Output.note("mix: \(clients) clients, \(Output.format(elapsed)) s against \(endpoint) (\(target.label))")
         Output.table("mix", stats, seconds: elapsed)
         let total = stats.byName.values.reduce(0) { $0 + $1.count }
         let errors = stats.byName.values.reduce(0) { $0 + $1.errors }
         Output.metric("mix.total.ops_per_s", Double(total) / elapsed, "ops/s")
         Output.metric("mix.errors", Double(errors), "count")
+        // Server CPU (user + system, its processes and their reaped children, from /proc) per 1,000 commands.
+        if let cpu, total > 0 {
+            Output.note("mix: server CPU \(Output.format(cpu)) s for \(total) commands")
+            Output.metric("mix.cpu_ms_per_1000", cpu * 1000 / (Double(total) / 1000), "ms")
+        }
         if total == 0 { throw BenchError("mix: no command completed") }
         if errors > 0 { Output.note("mix: \(errors) errors (see above)") }
     }
