@@ -236,3 +236,39 @@ struct ResponseEncoderTests {
         }
     }
 }
+
+/// Numbers are written digit by digit, without a String in between: every width, the extremes, and in place.
+@Suite("ResponseEncoder numbers")
+struct ResponseEncoderNumberTests {
+    func written<T: BinaryInteger>(_ n: T) -> String {
+        var e = ResponseEncoder()
+        e.number(n)
+        return String(decoding: e.bytes, as: UTF8.self)
+    }
+
+    @Test func everyWidthAndTheExtremesAreWrittenAsDescriptionWritesThem() {
+        var n: UInt64 = 1
+        for _ in 0..<20 {
+            #expect(written(n) == "\(n)")
+            #expect(written(n - 1) == "\(n - 1)")
+            n = n &* 10
+        }
+        #expect(written(UInt64.max) == "18446744073709551615")
+        #expect(written(UInt32.max) == "4294967295")
+        #expect(written(Int.min) == "\(Int.min)")
+        #expect(written(-42) == "-42")
+    }
+
+    @Test func fetchResponsesCarryTheirNumbers() {
+        var e = ResponseEncoder()
+        e.untagged(.fetch(120034, [.uid(4294967295), .flags(["\\Seen", "$Junk"]), .rfc822Size(0), .modSeq(715194045007)]))
+        e.untagged(.exists(0))
+        e.untagged(.search([1, 20, 300], modSeq: nil))
+        #expect(String(decoding: e.bytes, as: UTF8.self) == """
+            * 120034 FETCH (UID 4294967295 FLAGS (\\Seen $Junk) RFC822.SIZE 0 MODSEQ (715194045007))\r
+            * 0 EXISTS\r
+            * SEARCH 1 20 300\r
+
+            """)
+    }
+}

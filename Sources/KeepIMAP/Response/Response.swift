@@ -76,6 +76,36 @@ public struct ResponseEncoder: Sendable {
     mutating func w(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     mutating func crlf() { bytes.append(13); bytes.append(10) }
 
+    /// A number in decimal, written digit by digit (no String in between: FETCH writes millions of them).
+    mutating func number<T: BinaryInteger>(_ n: T) {
+        guard n != 0 else {
+            bytes.append(UInt8(ascii: "0"))
+            return
+        }
+        if n < 0 { bytes.append(UInt8(ascii: "-")) }
+        var value = UInt64(n.magnitude)
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while value > 0 {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+                count += 1
+            }
+            bytes.append(contentsOf: buffer[(20 - count)...])
+        }
+    }
+
+    /// Words separated by single spaces (a flag list).
+    mutating func words(_ list: [String]) {
+        for (i, word) in list.enumerated() {
+            if i > 0 { bytes.append(32) }
+            w(word)
+        }
+    }
+
     /// A tagged completion: `tag OK [code] text`.
     public mutating func tagged(_ tag: String, _ status: ResponseStatus, _ code: ResponseCode? = nil, _ text: String) {
         w(tag)
@@ -193,14 +223,15 @@ public struct ResponseEncoder: Sendable {
             w(items.map { "\($0.0.rawValue) \($0.1)" }.joined(separator: " "))
             w(")")
         case .flags(let f):
-            w("FLAGS ("); w(f.joined(separator: " ")); w(")")
-        case .exists(let n): w("\(n) EXISTS")
-        case .recent(let n): w("\(n) RECENT")
-        case .expunge(let n): w("\(n) EXPUNGE")
+            w("FLAGS ("); words(f); w(")")
+        case .exists(let n): number(n); w(" EXISTS")
+        case .recent(let n): number(n); w(" RECENT")
+        case .expunge(let n): number(n); w(" EXPUNGE")
         case .vanished(let earlier, let uids):
             w(earlier ? "VANISHED (EARLIER) " : "VANISHED "); w(Self.compactSet(uids))
         case .fetch(let seq, let items):
-            w("\(seq) FETCH (")
+            number(seq)
+            w(" FETCH (")
             for (i, item) in items.enumerated() {
                 if i > 0 { bytes.append(32) }
                 fetchItem(item)
@@ -208,7 +239,10 @@ public struct ResponseEncoder: Sendable {
             w(")")
         case .search(let nums, let modSeq):
             w("SEARCH")
-            for n in nums { w(" \(n)") }
+            for n in nums {
+                bytes.append(32)
+                number(n)
+            }
             if let modSeq, !nums.isEmpty { w(" (MODSEQ \(modSeq))") }
         case .esearch(let tag, let uid, let mn, let mx, let count, let all, let modSeq):
             w("ESEARCH")
@@ -267,7 +301,11 @@ public struct ResponseEncoder: Sendable {
     }
 
     /// Writes `* n FETCH (`: the start of a FETCH response written item by item (for streamed bodies).
-    public mutating func fetchStart(_ seq: Int) { w("* \(seq) FETCH (") }
+    public mutating func fetchStart(_ seq: Int) {
+        w("* ")
+        number(seq)
+        w(" FETCH (")
+    }
 
     /// Writes one item of a FETCH response begun with `fetchStart`; `first` omits the separating space.
     public mutating func fetchItem(_ item: FetchResponseItem, first: Bool) {
@@ -291,14 +329,14 @@ public struct ResponseEncoder: Sendable {
 
     mutating func fetchItem(_ item: FetchResponseItem) {
         switch item {
-        case .uid(let u): w("UID \(u)")
-        case .flags(let f): w("FLAGS ("); w(f.joined(separator: " ")); w(")")
+        case .uid(let u): w("UID "); number(u)
+        case .flags(let f): w("FLAGS ("); words(f); w(")")
         case .internalDate(let d): w("INTERNALDATE \""); w(d); w("\"")
-        case .rfc822Size(let n): w("RFC822.SIZE \(n)")
+        case .rfc822Size(let n): w("RFC822.SIZE "); number(n)
         case .envelope(let e): w("ENVELOPE "); w(e)
         case .bodyStructure(let b): w("BODYSTRUCTURE "); w(b)
         case .body(let b): w("BODY "); w(b)
-        case .modSeq(let m): w("MODSEQ (\(m))")
+        case .modSeq(let m): w("MODSEQ ("); number(m); w(")")
         case .section(let name, let data):
             w(name); bytes.append(32)
             if let data { literal(data) } else { w("NIL") }
@@ -320,7 +358,9 @@ public struct ResponseEncoder: Sendable {
 
     /// A literal `{n}\r\n` + bytes.
     public mutating func literal(_ data: [UInt8]) {
-        w("{\(data.count)}")
+        bytes.append(UInt8(ascii: "{"))
+        number(data.count)
+        bytes.append(UInt8(ascii: "}"))
         crlf()
         bytes.append(contentsOf: data)
     }
