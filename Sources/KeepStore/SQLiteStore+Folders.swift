@@ -134,7 +134,7 @@ enum MailboxSQL {
         try db.cachedStatement(sql: """
             DELETE FROM bodies WHERE id IN (SELECT value FROM json_each(?))
             AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.body_id = bodies.id)
-            """).execute(arguments: [IntegerList(candidates).json])
+            """).executeReleasingArguments([IntegerList(candidates).json], count: 1)
     }
 }
 

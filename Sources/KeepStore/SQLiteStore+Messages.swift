@@ -22,10 +22,12 @@ enum MessageSQL {
     static func keywordIDs(_ db: Database, messageIDs: [Int64]) throws -> [Int64: [UInt16]] {
         var result: [Int64: [UInt16]] = [:]
         guard !messageIDs.isEmpty else { return result }
-        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+        let statement = try db.cachedStatement(sql: """
             SELECT message_id, propid FROM message_keywords WHERE message_id IN (SELECT value FROM json_each(?))
             ORDER BY message_id, propid
-            """), arguments: [IntegerList(messageIDs).json])
+            """)
+        defer { statement.releaseArguments(count: 1) }
+        let rows = try Row.fetchAll(statement, arguments: [IntegerList(messageIDs).json])
         for row in rows { result[row["message_id"], default: []].append(UInt16(row["propid"] as Int64)) }
         return result
     }
@@ -92,10 +94,12 @@ enum MessageSQL {
                 """), arguments: [folderID, Int64(lowest), Int64(highest)])
             return rows.count == sorted.count ? rows : rows.filter { wanted.contains(UInt32(truncatingIfNeeded: $0[1] as Int64)) }
         }
-        return try Row.fetchAll(db.cachedStatement(sql: """
+        let statement = try db.cachedStatement(sql: """
             SELECT id, uid, flags, modseq\(extraColumns) FROM messages
             WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid
-            """), arguments: [folderID, IntegerList(sorted).json])
+            """)
+        defer { statement.releaseArguments(count: 2) }
+        return try Row.fetchAll(statement, arguments: [folderID, IntegerList(sorted).json])
     }
 }
 

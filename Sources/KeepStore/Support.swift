@@ -59,10 +59,15 @@ struct IntegerList: Sendable {
 }
 
 extension Statement {
-    /// Runs a cached statement whose arguments are large (a message, its index) and lets go of them afterwards:
-    /// GRDB keeps a statement's last arguments, which would hold the message in memory until the next one.
+    /// Runs a cached statement whose arguments are large (a message, its index) and lets go of them afterwards.
     func executeReleasingArguments(_ arguments: StatementArguments, count: Int) throws {
-        defer { setUncheckedArguments(StatementArguments(Array(repeating: DatabaseValue.null, count: count))) }
+        defer { releaseArguments(count: count) }
         try execute(arguments: arguments)
+    }
+
+    /// Lets go of a cached statement's last arguments: GRDB (and SQLite, for a bound copy) keeps them until the
+    /// statement's next run, which for a message or a list of many thousand ids would hold it in memory for nothing.
+    func releaseArguments(count: Int) {
+        setUncheckedArguments(StatementArguments(Array(repeating: DatabaseValue.null, count: count)))
     }
 }
