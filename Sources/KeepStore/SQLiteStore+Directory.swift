@@ -39,17 +39,16 @@ extension SQLiteStore {
             return ResolvedUser(info: info, mdb: mdb)
         }
         let cache = directoryCache
-        let found = try await directory.read { db in try Self.lookUp(db, user: name, cache: cache) }
+        let ticket = cache.ticket()
+        let found = try await directory.read { db in try Self.lookUp(db, user: name, cache: cache, ticket: ticket) }
         guard let (info, record) = found else { throw StoreError.noSuchUser(name) }
         return ResolvedUser(info: info, mdb: try await mailboxDatabase(record))
     }
 
-    /// The user's entry, from the cache or read from the directory (and kept). The ticket is taken before the read's
-    /// first statement (where SQLite takes its snapshot), so an answer that a commit made stale while it was read is
-    /// not kept.
-    private static func lookUp(_ db: Database, user name: String, cache: DirectoryCache) throws -> (UserInfo, DatabaseRecord)? {
-        if let hit = cache.entry(name) { return hit }
-        let ticket = cache.ticket()
+    /// The user's entry, read from the directory and kept in the cache. `ticket` was taken before the read began (so
+    /// before SQLite took its snapshot): an answer that a commit made stale while it was read is not kept.
+    private static func lookUp(_ db: Database, user name: String, cache: DirectoryCache,
+                               ticket: DirectoryCache.Ticket) throws -> (UserInfo, DatabaseRecord)? {
         let found = try lookUp(db, user: name)
         if let found { cache.keep(name, found, readAfter: ticket) }
         return found
@@ -75,7 +74,13 @@ extension SQLiteStore {
         let directory = self.directory
         let cache = self.directoryCache
         let attempt = try await offload { () -> OneHop<T> in
-            let found = try cache.entry(name) ?? directory.read { db in try Self.lookUp(db, user: name, cache: cache) }
+            let found: (UserInfo, DatabaseRecord)?
+            if let hit = cache.entry(name) {
+                found = hit
+            } else {
+                let ticket = cache.ticket()
+                found = try directory.read { db in try Self.lookUp(db, user: name, cache: cache, ticket: ticket) }
+            }
             guard let (info, record) = found else { throw StoreError.noSuchUser(name) }
             guard let mdb = self.readyDatabase(record) else { return .notOpen }
             let resolved = ResolvedUser(info: info, mdb: mdb)
